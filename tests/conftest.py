@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests.helpers import Service, base_env, free_port
+from videoforge.db import Database
+from videoforge.jobqueue import JobStore
+
+POSTGRES_URL = os.environ.get("VIDEOFORGE_TEST_POSTGRES_URL", "")
+
+
+def _postgres_schema_url() -> tuple[str, str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A migrated-from-nothing database URL: a SQLite file, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("VIDEOFORGE_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    url, schema = _postgres_schema_url()
+    yield url
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def store(db_url):
+    db = Database(db_url)
+    db.migrate()
+    yield JobStore(db, max_attempts=3)
+    db.close()
+
+
+@pytest.fixture
+def service(tmp_path):
+    """A real serve.py on a free port with a temporary SQLite database; start workers as needed."""
+    port = free_port()
+    svc = Service(tmp_path, port, base_env(tmp_path, port))
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def make_service(tmp_path):
+    """Build a Service with extra environment settings (started by the test)."""
+    made: list[Service] = []
+
+    def factory(**overrides: str) -> Service:
+        port = free_port()
+        data = tmp_path / f"svc{len(made)}"
+        data.mkdir()
+        svc = Service(data, port, base_env(data, port, **overrides))
+        made.append(svc)
+        return svc
+
+    yield factory
+    for svc in made:
+        svc.stop()

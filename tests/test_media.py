@@ -1,0 +1,444 @@
+"""Tests of videoforge.media on stills, tones and clips made here."""
+
+from __future__ import annotations
+
+import math
+import struct
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from videoforge import media
+from videoforge.errors import FFmpegError
+from videoforge.pipeline.model import Segment, Size
+
+FRAME = 1 / 30
+RED, GREEN, BLUE, YELLOW = (230, 20, 20), (20, 200, 40), (30, 40, 230), (240, 220, 30)
+WHITE, MAGENTA, BLACK = (255, 255, 255), (220, 30, 220), (0, 0, 0)
+PALETTE = (RED, GREEN, BLUE, YELLOW, WHITE, MAGENTA, BLACK)
+TONE_AMPLITUDE = 12000
+SMALL = Size(640, 360)
+GAP = 0.15  # seconds of silence before each slide change, so sound onsets mark the changes
+
+
+def make_png(path: Path, colour: tuple[int, int, int], size=(640, 360), mode="RGB") -> Path:
+    """Draw a solid-colour still."""
+    image = Image.new("RGB", size, colour)
+    if mode != "RGB":
+        image = image.convert(mode)
+    image.save(path)
+    return path
+
+
+def make_wav(
+    path: Path, seconds: float, *, rate: int = 22050, gaps_before: tuple[float, ...] = ()
+) -> Path:
+    """Write a 440 Hz mono tone, silent for GAP seconds before each time in `gaps_before`."""
+    frames = bytearray()
+    for i in range(round(seconds * rate)):
+        t = i / rate
+        silent = any(b - GAP <= t < b for b in gaps_before)
+        value = 0 if silent else int(TONE_AMPLITUDE * math.sin(2 * math.pi * 440 * t))
+        frames += struct.pack("<h", value)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+    return path
+
+
+def segments_for(
+    images: list[Path], durations: list[float], titles: list[str], clips=None
+) -> list[Segment]:
+    """Lay images end to end with the given durations."""
+    clips = clips or [None] * len(images)
+    segments, start = [], 0.0
+    for n, (image, duration, title, clip) in enumerate(
+        zip(images, durations, titles, clips, strict=True), start=1
+    ):
+        segments.append(Segment(n, title, image, start, duration, clip=clip))
+        start += duration
+    return segments
+
+
+def colour_at(video: Path, t: float, tmp: Path, xy: tuple[float, float] = (0.5, 0.5)):
+    """Return the palette colour nearest to the pixel at relative position `xy` at time `t`."""
+    png = media.extract_frame(video, t, tmp / f"frame-{t:.4f}.png")
+    with Image.open(png) as im:
+        pixel = im.convert("RGB").getpixel((int(im.width * xy[0]), int(im.height * xy[1])))
+    nearest = min(PALETTE, key=lambda c: sum((a - b) ** 2 for a, b in zip(c, pixel, strict=True)))
+    assert sum((a - b) ** 2 for a, b in zip(nearest, pixel, strict=True)) < 30**2, pixel
+    return nearest
+
+
+def onset_after(samples, rate: int, t: float) -> float:
+    """Return the first time after `t` where the tone is at least half its amplitude."""
+    for i in range(int(t * rate), len(samples)):
+        if abs(samples[i]) > TONE_AMPLITUDE // 2:
+            return i / rate
+    raise AssertionError(f"no sound after {t}")
+
+
+# --- a composed video shared by the slow tests --------------------------------------------
+
+DURATIONS = [1.37, 2.02, 0.81, 1.2]
+COLOURS = [RED, GREEN, BLUE, YELLOW]
+TITLES = ["Intro = start", "Costs; 50% #1 \\ back", "Über café — naïve ✓", "Fin"]
+
+
+@pytest.fixture(scope="module")
+def composed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("composed")
+    images = [make_png(tmp / f"s{i}.png", c) for i, c in enumerate(COLOURS)]
+    segments = segments_for(images, DURATIONS, TITLES)
+    total = sum(DURATIONS)
+    audio = make_wav(tmp / "speech.wav", total, gaps_before=tuple(s.start for s in segments[1:]))
+    out = media.compose_video(segments, audio, tmp / "out" / "video.mp4", size=Size(640, 360))
+    return out, segments, audio, tmp
+
+
+@pytest.mark.slow
+def test_composed_video_is_h264_yuv420p_with_aac(composed):
+    out, _, _, _ = composed
+    info = media.probe(out)
+    assert info.video is not None and info.audio is not None
+    assert (info.video.codec, info.video.pix_fmt) == ("h264", "yuv420p")
+    assert (info.video.width, info.video.height) == (640, 360)
+    assert info.video.profile == "High"
+    assert info.video.level == "4.1"  # set explicitly; the 1 ms time base would give 6.x
+    assert info.audio.codec == "aac"
+    assert info.audio.sample_rate == 48000  # 22,050 Hz input goes up to 48 kHz
+    assert info.audio.channels == 1
+
+
+@pytest.mark.slow
+def test_video_and_audio_last_as_long_as_the_narration(composed):
+    out, _, audio, _ = composed
+    total = media.wav_duration(audio)
+    assert media.probe(out).duration == pytest.approx(total, abs=FRAME)
+    video = media.packets(out)
+    end = max(p.pts + p.duration for p in video)
+    assert end == pytest.approx(total, abs=FRAME)
+    samples = media.decode_audio(out, sample_rate=16000)
+    assert len(samples) / 16000 == pytest.approx(total, abs=FRAME)
+
+
+@pytest.mark.slow
+def test_moov_atom_comes_before_mdat(composed):
+    out, _, _, _ = composed
+    kinds = [atom.type for atom in media.mp4_atoms(out)]
+    assert kinds[0] == "ftyp"
+    assert kinds.index("moov") < kinds.index("mdat")
+
+
+@pytest.mark.slow
+def test_chapters_carry_segment_titles_and_times(composed):
+    out, segments, audio, _ = composed
+    chapters = media.probe(out).chapters
+    assert [c.title for c in chapters] == TITLES
+    for chapter, segment in zip(chapters, segments, strict=True):
+        assert chapter.start == pytest.approx(segment.start, abs=0.001)
+        assert chapter.end == pytest.approx(segment.end, abs=0.001)
+    assert chapters[-1].end == pytest.approx(media.wav_duration(audio), abs=0.001)
+
+
+@pytest.mark.slow
+def test_keyframes_sit_on_slide_changes_to_the_millisecond(composed):
+    out, segments, _, _ = composed
+    keyframes = sorted(p.pts for p in media.packets(out) if p.keyframe)
+    assert keyframes == pytest.approx([s.start for s in segments], abs=0.0011)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("boundary", [1, 2, 3])
+def test_slide_changes_within_half_a_frame_of_segment_start(composed, boundary):
+    out, segments, _, tmp = composed
+    t = segments[boundary].start
+    assert colour_at(out, t - FRAME / 2, tmp) == COLOURS[boundary - 1]
+    assert colour_at(out, t + FRAME / 2, tmp) == COLOURS[boundary]
+
+
+@pytest.mark.slow
+def test_first_and_last_moments_show_first_and_last_slide(composed):
+    out, _, audio, tmp = composed
+    assert colour_at(out, 0.0, tmp) == COLOURS[0]
+    assert colour_at(out, media.wav_duration(audio) - FRAME / 2, tmp) == COLOURS[-1]
+
+
+@pytest.mark.slow
+def test_sound_onsets_stay_on_slide_changes(composed):
+    out, segments, _, _ = composed
+    rate = 16000
+    samples = media.decode_audio(out, sample_rate=rate)
+    for segment in segments[1:]:
+        onset = onset_after(samples, rate, segment.start - GAP / 2)
+        assert onset == pytest.approx(segment.start, abs=FRAME / 2)
+
+
+@pytest.mark.slow
+def test_portrait_video_letterboxes_stills_of_other_shapes_and_modes(tmp_path):
+    images = [
+        make_png(tmp_path / "wide.png", RED, size=(640, 360)),
+        make_png(tmp_path / "alpha.png", GREEN, size=(300, 300), mode="RGBA"),
+        make_png(tmp_path / "palette.png", BLUE, size=(200, 500), mode="P"),
+    ]
+    segments = segments_for(images, [0.7, 0.5, 0.6], ["a", "b", "c"])
+    audio = make_wav(tmp_path / "a.wav", 1.8, rate=44100)
+    out = media.compose_video(
+        segments, audio, tmp_path / "portrait.mp4", size=Size(360, 640), chapters=False
+    )
+    info = media.probe(out)
+    assert (info.video.width, info.video.height) == (360, 640)
+    assert info.audio.sample_rate == 44100  # 44.1 kHz is kept
+    assert info.chapters == ()
+    assert colour_at(out, 0.3, tmp_path) == RED
+    assert colour_at(out, 0.3, tmp_path, xy=(0.5, 0.05)) == BLACK  # bar above a wide still
+    assert colour_at(out, 0.9, tmp_path) == GREEN
+    assert colour_at(out, 1.5, tmp_path) == BLUE
+    assert colour_at(out, 1.5, tmp_path, xy=(0.05, 0.5)) == BLACK  # bar beside a tall still
+
+
+def make_clip(path: Path, colour: tuple[int, int, int], seconds: float, rate: int) -> Path:
+    """Encode a solid-colour H.264 clip with ffmpeg's colour source."""
+    hex_colour = "0x{:02x}{:02x}{:02x}".format(*colour)
+    media.run_ffmpeg(
+        ["-f", "lavfi", "-i", f"color=c={hex_colour}:s=320x240:r={rate}:d={seconds}"]
+        + ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_clips_replace_their_stills_and_keep_the_timeline(tmp_path):
+    images = [make_png(tmp_path / f"s{i}.png", c) for i, c in enumerate([RED, GREEN, BLUE])]
+    short = make_clip(tmp_path / "short.mp4", WHITE, 0.5, 30)  # shorter than its segment
+    long = make_clip(tmp_path / "long.mp4", MAGENTA, 3.0, 24)  # longer than its segment
+    segments = segments_for(
+        images, [0.9, 1.3, 1.1], ["still", "short clip", "long clip"], clips=[None, short, long]
+    )
+    audio = make_wav(tmp_path / "a.wav", 3.3)
+    out = media.compose_video(segments, audio, tmp_path / "clips.mp4", size=Size(640, 360))
+
+    assert colour_at(out, 0.9 - FRAME / 2, tmp_path) == RED
+    assert colour_at(out, 0.9 + FRAME / 2, tmp_path) == WHITE
+    assert colour_at(out, 2.1, tmp_path) == WHITE  # the clip's last frame holds
+    assert colour_at(out, 2.2 - FRAME / 2, tmp_path) == WHITE
+    assert colour_at(out, 2.2 + FRAME / 2, tmp_path) == MAGENTA
+    assert colour_at(out, 3.3 - FRAME / 2, tmp_path) == MAGENTA
+    video = media.packets(out)
+    keyframes = {round(p.pts, 3) for p in video if p.keyframe}
+    assert {0.0, 0.9, 2.2} <= keyframes
+    assert max(p.pts + p.duration for p in video) == pytest.approx(3.3, abs=FRAME)
+    assert media.probe(out).duration == pytest.approx(3.3, abs=FRAME)
+
+
+@pytest.mark.slow
+def test_run_ffmpeg_raises_ffmpeg_error_with_stderr_tail(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(FFmpegError) as caught:
+        media.run_ffmpeg(["-i", str(bad), "-f", "null", "-"])
+    assert caught.value.returncode != 0
+    assert "Invalid data" in caught.value.stderr_tail
+    assert str(bad) in caught.value.argv
+    with pytest.raises(FFmpegError):
+        media.probe(bad)
+
+
+@pytest.mark.slow
+def test_probe_reads_wav_facts(tmp_path):
+    wav = make_wav(tmp_path / "t.wav", 1.25, rate=22050)
+    info = media.probe(wav)
+    assert info.video is None
+    assert info.audio == media.AudioStream("pcm_s16le", 22050, 1)
+    assert info.duration == pytest.approx(1.25, abs=0.01)
+    assert media.wav_duration(wav) == pytest.approx(1.25, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_extract_frame_past_the_end_raises(composed, tmp_path):
+    out, _, _, _ = composed
+    with pytest.raises(ValueError):
+        media.extract_frame(out, 60.0, tmp_path / "none.png")
+
+
+# --- fast tests: no ffmpeg run ---------------------------------------------------------------
+
+
+def fake_runner(returncode=0, stdout=b"", stderr=b""):
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, returncode, stdout, stderr)
+
+    run.calls = calls
+    return run
+
+
+def test_run_ffmpeg_prepends_binary_and_quiet_flags():
+    runner = fake_runner()
+    media.run_ffmpeg(["-i", "x.wav", "out.mp3"], runner=runner)
+    argv = runner.calls[0]
+    assert argv[0] == media.ffmpeg_exe()
+    assert argv[1:] == ["-hide_banner", "-nostdin", "-nostats", "-y", "-i", "x.wav", "out.mp3"]
+
+
+def test_run_ffmpeg_failure_carries_the_last_lines_of_stderr():
+    stderr = "\n".join(f"line {i}" for i in range(100)).encode() + b"\nx.wav: No such file"
+    runner = fake_runner(returncode=254, stderr=stderr)
+    with pytest.raises(FFmpegError) as caught:
+        media.run_ffmpeg(["-i", "x.wav"], runner=runner)
+    assert caught.value.returncode == 254
+    assert caught.value.stderr_tail.endswith("x.wav: No such file")
+    assert "line 0\n" not in caught.value.stderr_tail
+
+
+def test_run_ffmpeg_timeout_becomes_ffmpeg_error():
+    def runner(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"], stderr=b"frame=10")
+
+    with pytest.raises(FFmpegError, match="timed out after 2"):
+        media.run_ffmpeg(["-i", "x"], timeout=2, runner=runner)
+
+
+SAMPLE_INFO = """\
+Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'v.mp4':
+  Metadata:
+    major_brand     : isom
+    title           : Not a chapter
+  Duration: 01:02:03.45, start: 0.000000, bitrate: 530 kb/s
+  Chapters:
+    Chapter #0:0: start 0.000000, end 1.370000
+      Metadata:
+        title           : line one
+                        : line two
+    Chapter #0:1: start 1.370000, end 3723.450000
+      Metadata:
+        title           : A = b ; c
+  Stream #0:0[0x1](und): Video: mjpeg (Baseline), yuvj420p(pc), 300x300, 90k tbr (attached pic)
+  Stream #0:1[0x2](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709/unknown/unknown, progressive), 1920x1080 [SAR 1:1 DAR 16:9], 301 kb/s, 29.97 fps, 1k tbr, 16k tbn (default)
+    Metadata:
+      handler_name    : VideoHandler
+  Stream #0:2[0x3](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, 5.1(side), fltp, 155 kb/s (default)
+  Stream #0:3[0x4](eng): Data: bin_data (text / 0x74786574), 0 kb/s
+At least one output file must be specified
+"""
+
+
+def test_parse_input_info_reads_streams_duration_and_chapters():
+    info = media.parse_input_info(SAMPLE_INFO)
+    assert info.format == "mov,mp4,m4a,3gp,3g2,mj2"
+    assert info.duration == pytest.approx(3723.45)
+    assert info.video == media.VideoStream(
+        "h264", 1920, 1080, pix_fmt="yuv420p", profile="High", fps=29.97
+    )
+    assert info.audio == media.AudioStream("aac", 44100, 6)
+    assert info.chapters == (
+        media.Chapter(0.0, 1.37, "line one\nline two"),
+        media.Chapter(1.37, 3723.45, "A = b ; c"),
+    )
+
+
+def test_parse_input_info_without_input_section_raises():
+    with pytest.raises(ValueError):
+        media.parse_input_info("x.mp4: No such file or directory\n")
+
+
+def test_parse_input_info_handles_images_and_unknown_duration():
+    text = (
+        "Input #0, png_pipe, from 'a.png':\n  Duration: N/A, bitrate: N/A\n"
+        "  Stream #0:0: Video: png, rgba(pc, gbr/unknown/unknown), 640x480, 1k fps, 1k tbr\n"
+    )
+    info = media.parse_input_info(text)
+    assert info.duration is None
+    assert info.video == media.VideoStream("png", 640, 480, pix_fmt="rgba", fps=1000.0)
+
+
+def test_ffmetadata_escapes_special_characters():
+    text = media.ffmetadata_text([media.Chapter(0, 1.2345, "a=b;c#d\\e\nf é")])
+    assert text == (
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1234\n"
+        "title=a\\=b\\;c\\#d\\\\e\\\nf é\n"
+    )
+
+
+def compose_args(tmp_path, segments, total=5.4, size=SMALL):
+    return media.compose_argv(
+        segments,
+        tmp_path / "a.wav",
+        tmp_path / "o.mp4",
+        size=size,
+        total=total,
+        audio_rate=48000,
+        concat_list=tmp_path / "l.ffconcat",
+        metadata=tmp_path / "m.ffmeta",
+    )
+
+
+def test_compose_argv_lists_last_still_twice_and_keys_every_boundary(tmp_path):
+    segments = segments_for([Path(f"/s/{i}.png") for i in range(4)], DURATIONS, TITLES)
+    args, concat, meta = compose_args(tmp_path, segments, total=5.41)
+    lines = concat.splitlines()
+    assert lines[0] == "ffconcat version 1.0"
+    assert [line for line in lines if line.startswith("duration")] == [
+        "duration 1.370",
+        "duration 2.020",
+        "duration 0.810",
+        "duration 1.210",  # the last slide runs to the end of the audio
+    ]
+    assert lines[-2:] == ["file '/s/3.png'", "option framerate 1000"]
+    assert lines.count("option framerate 1000") == 5
+    assert args[args.index("-force_key_frames") + 1] == "0.000,1.370,3.390,4.200"
+    assert args[args.index("-fps_mode") + 1] == "passthrough"
+    assert "-r" not in args
+    assert args[args.index("-movflags") + 1] == "+faststart"
+    assert meta.count("[CHAPTER]") == 4 and "END=5410" in meta
+
+
+def test_compose_argv_quotes_paths_for_the_concat_demuxer(tmp_path):
+    segments = segments_for([Path("/s/it's.png")], [1.0], ["x"])
+    _, concat, _ = compose_args(tmp_path, segments, total=1.0)
+    assert "file '/s/it'\\''s.png'" in concat
+
+
+@pytest.mark.parametrize(
+    ("starts", "durations", "total", "size"),
+    [
+        ([0.0, 1.5], [1.0, 1.0], 2.5, Size(640, 360)),  # a gap between slides
+        ([0.2, 1.2], [1.0, 1.0], 2.2, Size(640, 360)),  # does not start at 0
+        ([0.0, 1.0], [1.0, 1.0], 0.9, Size(640, 360)),  # audio ends before slide 2
+        ([0.0, 1.0], [1.0, 1.0], 2.0, Size(641, 360)),  # odd width
+        ([], [], 2.0, Size(640, 360)),
+    ],
+)
+def test_compose_argv_rejects_impossible_layouts(tmp_path, starts, durations, total, size):
+    segments = [
+        Segment(i + 1, "t", Path("/s.png"), s, d)
+        for i, (s, d) in enumerate(zip(starts, durations, strict=True))
+    ]
+    with pytest.raises(ValueError):
+        compose_args(tmp_path, segments, total=total, size=size)
+
+
+def test_h264_level_fits_frame_size():
+    assert media.h264_level_for(Size(1920, 1080)) == "4.1"
+    assert media.h264_level_for(Size(1080, 1920)) == "4.1"
+    assert media.h264_level_for(Size(3840, 2160)) == "5.1"
+
+
+def test_mp4_atoms_walks_top_level_boxes(tmp_path):
+    path = tmp_path / "boxes.mp4"
+    body = struct.pack(">I4s", 16, b"ftyp") + b"isom\0\0\0\0"
+    body += struct.pack(">I4sQ", 1, b"mdat", 24) + b"\0" * 8
+    body += struct.pack(">I4s", 0, b"moov") + b"\0" * 4
+    path.write_bytes(body)
+    assert media.mp4_atoms(path) == [
+        media.Atom("ftyp", 0, 16),
+        media.Atom("mdat", 16, 24),
+        media.Atom("moov", 40, 12),
+    ]

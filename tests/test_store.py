@@ -1,0 +1,160 @@
+"""The job store's contract, run on a real SQLite file and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from videoforge.db import Database, split_sql
+from videoforge.errors import Conflict, NotFound
+
+REQ = {"topic": "t"}
+
+
+def test_migrate_twice_applies_nothing_the_second_time(db_url):
+    db = Database(db_url)
+    first = db.migrate()
+    assert first and first[0].startswith("0001_")
+    assert db.migrate() == []
+    db.close()
+
+
+def test_failing_migration_leaves_nothing_half_applied(db_url, tmp_path):
+    migrations = tmp_path / "mig"
+    migrations.mkdir()
+    (migrations / "0001_ok.sql").write_text("CREATE TABLE a (x INTEGER);\n")
+    (migrations / "0002_bad.sql").write_text(
+        "CREATE TABLE b (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+    )
+    db = Database(db_url)
+    with pytest.raises(Exception):
+        db.migrate(migrations)
+    with db.transaction() as cur:
+        names = [r["name"] for r in cur.execute("SELECT name FROM schema_migrations").all()]
+        assert names == ["0001_ok.sql"]
+        # table b from the failed file must not exist
+        with pytest.raises(Exception):
+            cur.execute("SELECT * FROM b").all()
+    db.close()
+
+
+def test_split_sql_ignores_comments_and_keeps_multiline_statements():
+    script = "-- c\nCREATE TABLE a (\n x INT\n);\n\nCREATE INDEX i ON a (x);\n"
+    assert split_sql(script) == ["CREATE TABLE a (\n x INT\n)", "CREATE INDEX i ON a (x)"]
+
+
+def test_second_enqueue_of_an_active_id_is_a_conflict_carrying_its_status(store):
+    store.enqueue("g", REQ, 1.0)
+    with pytest.raises(Conflict) as err:
+        store.enqueue("g", REQ, 2.0)
+    assert err.value.extra["status"] == "queued"
+
+
+def test_finished_run_allows_a_new_run_and_history_keeps_both(store):
+    first = store.enqueue("g", REQ, 1.0)
+    job = store.claim("w", 2.0, 30)
+    assert job.id == first.id and job.attempts == 1
+    assert store.complete(job.id, "w", {"video": "x.mp4"}, 3.0)
+    second = store.enqueue("g", REQ, 4.0)
+    assert store.newest("g").id == second.id
+    assert [j.id for j in store.history("g")] == [second.id, first.id]
+
+
+def test_claim_takes_oldest_queued_and_never_the_same_job_twice(store):
+    ids = [store.enqueue(f"g{i}", REQ, float(i)).id for i in range(3)]
+    claimed = [store.claim("w", 10.0, 30).id for _ in range(3)]
+    assert claimed == ids
+    assert store.claim("w", 10.0, 30) is None
+
+
+def test_lapsed_lease_is_claimed_again_until_attempts_run_out(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.claim("w1", 1.0, 5)
+    assert store.claim("w2", 2.0, 5) is None  # lease still held
+    again = store.claim("w2", 7.0, 5)  # lease lapsed at 6
+    assert again.id == job.id and again.attempts == 2 and again.worker_id == "w2"
+    assert not store.renew(job.id, "w1", 7.5, 5)  # the first worker lost it
+    third = store.claim("w3", 20.0, 5)
+    assert third.attempts == 3
+    assert store.claim("w4", 40.0, 5) is None  # attempts used up: ended in error
+    ended = store.get(job.id)
+    assert ended.status == "error" and "stopped 3 times" in ended.error
+    last = store.latest_event(job.id)
+    assert last.status == "error" and last.progress == 0
+
+
+def test_report_is_refused_once_the_job_is_not_ours(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.claim("w1", 1.0, 30)
+    assert store.report(job.id, "w1", "started", 0, "go", 1.1) is not None
+    assert store.report(job.id, "other", "started", 0, "go", 1.1) is None
+    store.cancel("g", 2.0)
+    assert store.report(job.id, "w1", "generating_content", 10, "x", 2.1) is None
+    assert not store.complete(job.id, "w1", {}, 3.0)
+
+
+def test_cancel_ends_with_an_error_event_and_cannot_cancel_twice(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.cancel("g", 1.0)
+    assert job.status == "cancelled"
+    event = store.latest_event(job.id)
+    assert event.status == "error" and "cancelled" in event.message
+    with pytest.raises(Conflict):
+        store.cancel("g", 2.0)
+    with pytest.raises(NotFound):
+        store.cancel("nope", 2.0)
+
+
+def test_events_after_returns_each_event_once_in_order(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.claim("w", 1.0, 30)
+    sent = [store.report(job.id, "w", "generating_audio", 30 + i, f"m{i}", 2.0).id for i in range(5)]
+    assert [e.id for e in store.events_after(job.id, 0)] == sent
+    assert [e.id for e in store.events_after(job.id, sent[2])] == sent[3:]
+    assert store.max_progress(job.id) == 34
+
+
+def test_fail_requeues_retryable_errors_until_attempts_are_spent(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.claim("w", 1.0, 30)
+    assert store.fail(job.id, "w", "boom", 2.0, retry=True) == "queued"
+    job = store.claim("w", 3.0, 30)
+    assert job.attempts == 2
+    assert store.fail(job.id, "w", "boom", 4.0, retry=False) == "error"
+    assert store.latest_event(job.id).message == "boom"
+
+
+def test_release_gives_the_job_back_without_counting_the_attempt(store):
+    store.enqueue("g", REQ, 0.0)
+    job = store.claim("w", 1.0, 30)
+    assert store.release(job.id, "w")
+    again = store.claim("w2", 2.0, 30)
+    assert again.id == job.id and again.attempts == 1
+
+
+def test_runs_are_paginated_newest_first(store):
+    for i in range(5):
+        store.enqueue(f"g{i}", REQ, float(i))
+    page, total = store.runs(limit=2, offset=1)
+    assert total == 5
+    assert [j.generation_id for j in page] == ["g3", "g2"]
+
+
+def test_concurrent_claims_from_threads_never_share_a_job(store):
+    for i in range(40):
+        store.enqueue(f"g{i}", REQ, float(i))
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def grab(name: str) -> None:
+        while (job := store.claim(name, 100.0, 30)) is not None:
+            with lock:
+                got.append(job.id)
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 40 and len(set(got)) == 40

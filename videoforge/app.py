@@ -1,0 +1,143 @@
+"""Wire the Falcon application: resources, middleware and the one error handler."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import falcon
+
+from .config import Settings
+from .errors import (
+    Conflict,
+    RangeNotSatisfiable,
+    Unauthorized,
+    VideoforgeError,
+)
+from .generation import Capabilities
+from .jobqueue import JobStore
+from .progress import StreamGate, StreamTiming
+from .resources.files import Captions, GenerationVideo, RunFile, Video
+from .resources.generations import Generate, GenerationItem, Generations, Status
+from .resources.health import Health
+from .resources.progress import ProgressStream
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+OPEN_PATHS = ("/", "/health", "/index.html")
+
+
+class TokenAuth:
+    """Require the API token (Bearer header, or ?token= for EventSource) when one is configured."""
+
+    def __init__(self, token: str):
+        self.token = token.encode()
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method == "OPTIONS" or req.path in OPEN_PATHS or req.path.startswith("/static/"):
+            return
+        supplied = ""
+        header = req.get_header("Authorization") or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            supplied = value.strip()
+        elif req.get_param("token"):
+            supplied = req.get_param("token") or ""
+        if not hmac.compare_digest(supplied.encode(), self.token):
+            raise Unauthorized(
+                "this service needs its API token: send 'Authorization: Bearer <token>'"
+                " (or ?token=<token> from EventSource)"
+            )
+
+
+def _handle_error(req: falcon.Request, resp: falcon.Response, ex: VideoforgeError, params) -> None:
+    resp.status = ex.status
+    body: dict = {"detail": ex.detail}
+    if isinstance(ex, Conflict):
+        body.update(ex.extra)
+    if isinstance(ex, Unauthorized):
+        resp.set_header("WWW-Authenticate", 'Bearer realm="videoforge"')
+    if isinstance(ex, RangeNotSatisfiable):
+        resp.set_header("Content-Range", f"bytes */{ex.size}")
+    resp.media = body
+
+
+def _handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params) -> None:
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.media = {"detail": "internal error; the server log has the details"}
+
+
+def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
+    detail = ex.description or ex.title or str(ex.status)
+    if ex.status_code == 404 and not ex.description:
+        detail = f"no such endpoint: {req.method} {req.path}"
+    elif ex.status_code == 405:
+        allowed = resp.get_header("Allow") or ""
+        detail = f"method {req.method} is not allowed here" + (f"; allowed: {allowed}" if allowed else "")
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = {"detail": detail}
+
+
+class Index:
+    """GET /: the small web page that starts a generation and follows its progress."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+
+
+def create_app(
+    settings: Settings,
+    store: JobStore,
+    *,
+    capabilities: Capabilities | None = None,
+    clock: Callable[[], float] = time.time,
+) -> falcon.App:
+    """Build the WSGI app from its collaborators; no I/O happens here."""
+    middleware: list = []
+    if settings.cors_origins:
+        origins = "*" if "*" in settings.cors_origins else list(settings.cors_origins)
+        middleware.append(falcon.CORSMiddleware(allow_origins=origins))
+    if settings.api_token:
+        middleware.append(TokenAuth(settings.api_token))
+    app = falcon.App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_error_handler(Exception, _handle_unexpected)
+    app.add_error_handler(VideoforgeError, _handle_error)
+    app.set_error_serializer(_serialize_http_error)
+
+    capabilities = capabilities or Capabilities()
+    gate = StreamGate(settings.max_streams)
+    timing = StreamTiming(
+        poll_interval=settings.poll_interval,
+        heartbeat_interval=settings.heartbeat_interval,
+        waiting_period=settings.waiting_period,
+        timeout=settings.stream_timeout,
+        retry_ms=settings.retry_ms,
+    )
+    runs_dir = settings.runs_dir
+    app.add_route("/", Index())
+    app.add_route("/health", Health(store, gate))
+    app.add_route(
+        "/api/generate", Generate(store, capabilities, settings.max_body_bytes, clock)
+    )
+    app.add_route(
+        "/api/progress/{generation_id}",
+        ProgressStream(store, timing, gate, settings.busy_retry_ms),
+    )
+    app.add_route("/api/status/{generation_id}", Status(store))
+    app.add_route("/api/generations", Generations(store))
+    app.add_route("/api/generations/{generation_id}", GenerationItem(store, clock))
+    app.add_route(
+        "/api/generations/{generation_id}/video", GenerationVideo(store, settings.videos_dir)
+    )
+    app.add_route("/api/video/{filename}", Video(settings.videos_dir))
+    app.add_route("/api/content/{generation_id}", RunFile(store, runs_dir, "content.json"))
+    app.add_route("/api/script/{generation_id}", RunFile(store, runs_dir, "script.json"))
+    app.add_route("/api/captions/{generation_id}.{ext}", Captions(store, runs_dir))
+    return app

@@ -1,0 +1,164 @@
+"""The generation request: its fields, their rules, and the generation id derived from the topic."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import InvalidRequest, Unprocessable
+from .pipeline.model import SUPPORTED_SIZES, Size, Slide
+
+ID_LENGTH = 29
+TONES = ("formal", "casual", "storytelling")
+FIELDS = ("topic", "num_slides", "language", "tone", "slides", "source_text", "size")
+MAX_TOPIC = 1000
+MAX_SOURCE_TEXT = 200_000
+_ID_PATTERN = re.compile(r"^[\w-]{1,64}$")
+
+
+def generation_id_for(topic: str) -> str:
+    """Derive the id the contract describes: whitespace runs to ``_``, keep letters, digits, ``_`` and ``-``, cut to 29."""
+    joined = re.sub(r"\s+", "_", topic.strip())
+    kept = "".join(ch for ch in joined if ch in "_-" or _letter_or_digit(ch))
+    return kept[:ID_LENGTH]
+
+
+def _letter_or_digit(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category.startswith("L") or category == "Nd"
+
+
+def check_generation_id(value: str) -> str:
+    """Return a generation id taken from a URL, or raise InvalidRequest if it cannot be one."""
+    if not _ID_PATTERN.fullmatch(value) or any(
+        not (ch in "_-" or _letter_or_digit(ch)) for ch in value
+    ):
+        raise InvalidRequest(
+            "a generation id contains only letters, digits, '_' and '-' (at most 64 characters)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this deployment can do, so requests are refused at POST time rather than failing later."""
+
+    text_model: bool = False
+    languages: tuple[str, ...] = ("english",)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    topic: str
+    num_slides: int = 5
+    language: str = "english"
+    tone: str = "formal"
+    size: str = "1920x1080"
+    slides: tuple[Slide, ...] = field(default_factory=tuple)
+    source_text: str | None = None
+
+    @property
+    def generation_id(self) -> str:
+        return generation_id_for(self.topic)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["slides"] = [asdict(s) | {"bullets": list(s.bullets)} for s in self.slides]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenerationRequest:
+        slides = tuple(
+            Slide(**(s | {"bullets": tuple(s.get("bullets", ()))})) for s in data.get("slides", ())
+        )
+        return cls(**(data | {"slides": slides}))
+
+
+def parse_generation_request(body: Any, capabilities: Capabilities) -> GenerationRequest:
+    """Validate a POST /api/generate body; 400 for malformed fields, 422 for what we cannot do."""
+    from .pipeline.outline import derive_topic, parse_document, parse_outline
+
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field(s): {', '.join(map(repr, unknown))}; allowed: {', '.join(FIELDS)}"
+        )
+
+    slides: list[Slide] = []
+    if body.get("slides") is not None and body.get("source_text") is not None:
+        raise InvalidRequest("send either 'slides' (an outline) or 'source_text' (a document), not both")
+    if body.get("slides") is not None:
+        slides = parse_outline(body["slides"])
+    source_text = body.get("source_text")
+    if source_text is not None:
+        if not isinstance(source_text, str):
+            raise InvalidRequest("'source_text' must be a string")
+        if len(source_text) > MAX_SOURCE_TEXT:
+            raise InvalidRequest(f"'source_text' is longer than {MAX_SOURCE_TEXT} characters")
+        slides = parse_document(source_text)
+
+    topic = body.get("topic")
+    if topic is None and slides:
+        topic = derive_topic(slides)
+    if not isinstance(topic, str):
+        raise InvalidRequest("'topic' is required and must be a string")
+    topic = topic.strip()
+    if not topic:
+        raise InvalidRequest("'topic' must not be empty")
+    if len(topic) > MAX_TOPIC:
+        raise InvalidRequest(f"'topic' must be at most {MAX_TOPIC} characters (got {len(topic)})")
+    if not generation_id_for(topic):
+        raise InvalidRequest(
+            "'topic' must contain at least one letter or digit (the generation id is made from it)"
+        )
+
+    num_slides = body.get("num_slides", len(slides) or 5)
+    if isinstance(num_slides, bool) or not isinstance(num_slides, int):
+        raise InvalidRequest("'num_slides' must be a whole number from 1 to 30")
+    if not 1 <= num_slides <= 30:
+        raise InvalidRequest(f"'num_slides' must be from 1 to 30 (got {num_slides})")
+
+    tone = body.get("tone", "formal")
+    if not isinstance(tone, str) or tone not in TONES:
+        raise InvalidRequest(f"'tone' must be one of {', '.join(TONES)}")
+
+    language = body.get("language", "english")
+    if not isinstance(language, str) or not language.strip() or len(language) > 40:
+        raise InvalidRequest("'language' must be a language name such as 'english'")
+    language = language.strip().lower()
+    if language in ("en", "en-us", "en_us", "en-gb"):
+        language = "english"
+    if language not in capabilities.languages:
+        raise Unprocessable(
+            f"no voice is available for language {language!r}; available: "
+            f"{', '.join(capabilities.languages)}. Set VIDEOFORGE_PIPER_VOICE to a Piper voice"
+            " file for that language, or configure a speech model (OPENAI_API_KEY)"
+        )
+
+    size = body.get("size", "1920x1080")
+    allowed_sizes = [str(s) for s in SUPPORTED_SIZES]
+    if not isinstance(size, str) or size.lower() not in allowed_sizes:
+        raise InvalidRequest(f"'size' must be one of {', '.join(allowed_sizes)}")
+    size = str(Size.parse(size))
+
+    if not slides and not capabilities.text_model:
+        raise Unprocessable(
+            "a topic alone needs a language model, and none is configured. Either set"
+            " OPENAI_API_KEY (and OPENAI_BASE_URL for a local server such as Ollama), or send"
+            " the content yourself: an outline as 'slides': [{\"title\": ..., \"bullets\": [...]}]"
+            " or a document as 'source_text'"
+        )
+
+    return GenerationRequest(
+        topic=topic,
+        num_slides=num_slides,
+        language=language,
+        tone=tone,
+        size=size,
+        slides=tuple(slides),
+        source_text=source_text,
+    )

@@ -1,0 +1,740 @@
+"""The one place that runs ffmpeg: composing, probing, extracting frames, decoding audio.
+
+Every call goes through `run_ffmpeg` with an argv list (never a shell). The binary is the
+static ffmpeg that imageio-ffmpeg ships; there is no ffprobe, so `probe` reads the stream
+facts ffmpeg prints for `ffmpeg -i FILE`, and `packets` reads exact packet times.
+
+`compose_video` makes the whole video in one ffmpeg run: the concat demuxer reads the slide
+stills as one decoded frame per slide on a 1 ms time base, the frames keep their own
+timestamps (variable frame rate, so a slide costs one frame however long it stays), and
+x264 encodes them next to the AAC-encoded narration. Animation clips, when a segment has
+one, are trimmed, shifted to their segment's start and merged in by timestamp.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import functools
+import logging
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from videoforge.errors import FFmpegError
+from videoforge.pipeline.model import Segment, Size
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+STDERR_TAIL_LINES = 30
+STDERR_TAIL_CHARS = 4000
+TIME_BASE_MS = 1000  # every timestamp compose_video writes is a whole millisecond
+AUDIO_BITRATE = "160k"
+AUDIO_RATES = (44100, 48000)
+CLIP_FPS = 30
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Return the path of the ffmpeg binary that imageio-ffmpeg ships (looked up once)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def stderr_tail(stderr: bytes | str | None) -> str:
+    """Return the last lines of ffmpeg's stderr, enough to say what went wrong."""
+    if not stderr:
+        return ""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = text.replace("\r", "\n").splitlines()
+    return "\n".join(line for line in lines[-STDERR_TAIL_LINES:] if line.strip())[
+        -STDERR_TAIL_CHARS:
+    ]
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    timeout: float | None = None,
+    runner: Runner = subprocess.run,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ffmpeg with `args` and return the finished process (stdout and stderr as bytes).
+
+    The binary and `-hide_banner -nostdin -nostats -y` are prepended. With `check` (the
+    default) a non-zero exit raises `FFmpegError(argv, returncode, stderr_tail)`; a timeout
+    raises `FFmpegError` with return code -1.
+    """
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-y", *map(str, args)]
+    log.debug("running %s", argv)
+    try:
+        proc = runner(argv, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        tail = stderr_tail(exc.stderr)
+        raise FFmpegError(argv, -1, f"{tail}\ntimed out after {timeout} s".strip()) from exc
+    if check and proc.returncode != 0:
+        raise FFmpegError(argv, proc.returncode, stderr_tail(proc.stderr))
+    return proc
+
+
+# --- probing ------------------------------------------------------------------------------
+
+
+class Chapter(NamedTuple):
+    """A chapter mark: start and end in seconds and its title."""
+
+    start: float
+    end: float
+    title: str
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """The facts `ffmpeg -i` shows about a file's first video stream (level from avcC)."""
+
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None = None
+    profile: str | None = None
+    fps: float | None = None  # average frame rate as ffmpeg reports it
+    level: str | None = None  # H.264 level such as "4.1", read from the MP4's avcC box
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    """The facts `ffmpeg -i` shows about a file's first audio stream."""
+
+    codec: str
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What `probe` found in a media file."""
+
+    format: str
+    duration: float | None  # seconds, to the centisecond ffmpeg prints
+    video: VideoStream | None = None
+    audio: AudioStream | None = None
+    chapters: tuple[Chapter, ...] = ()
+
+
+_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6}
+_CHANNELS |= {"6.1": 7, "7.1": 8}
+
+
+def probe(path: Path, *, runner: Runner = subprocess.run) -> MediaInfo:
+    """Describe the media file at `path` from what `ffmpeg -i` prints.
+
+    Raises `FFmpegError` when ffmpeg cannot open or recognise the file.
+    """
+    proc = run_ffmpeg(["-i", str(path)], runner=runner, check=False)
+    text = proc.stderr.decode("utf-8", "replace")
+    try:
+        info = parse_input_info(text)
+    except ValueError:
+        raise FFmpegError(list(proc.args), proc.returncode, stderr_tail(text)) from None
+    if info.video and info.video.codec == "h264" and "mp4" in info.format:
+        level = h264_level(path)
+        if level:
+            info = _replace_video(info, level=level)
+    return info
+
+
+def _replace_video(info: MediaInfo, **changes: Any) -> MediaInfo:
+    return replace(info, video=replace(info.video, **changes))
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas that are not inside parentheses or brackets."""
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def _number(text: str) -> float:
+    """Parse ffmpeg's short numbers such as '29.97', '1k' or '16k'."""
+    scale = 1000.0 if text.endswith("k") else 1.0
+    return float(text.rstrip("k")) * scale
+
+
+def _parse_video(desc: str) -> VideoStream | None:
+    parts = _split_top_level(desc)
+    head = parts[0]
+    codec = head.split()[0]
+    profile = None
+    first_paren = re.search(r"\(([^()]*)\)", head)
+    if first_paren and "/" not in first_paren.group(1):
+        profile = first_paren.group(1)
+    width = height = None
+    pix_fmt = None
+    fps = None
+    for i, part in enumerate(parts[1:], start=1):
+        size = re.match(r"(\d+)x(\d+)\b", part)
+        if size and width is None:
+            width, height = int(size.group(1)), int(size.group(2))
+            continue
+        rate = re.match(r"([\d.]+k?) fps\b", part)
+        if rate:
+            fps = _number(rate.group(1))
+            continue
+        if i == 1 and re.match(r"[a-z][\w]*", part) and "/s" not in part:
+            pix_fmt = re.match(r"[a-z][\w]*", part).group(0)
+    if width is None or height is None:
+        return None
+    return VideoStream(codec, width, height, pix_fmt=pix_fmt, profile=profile, fps=fps)
+
+
+def _parse_audio(desc: str) -> AudioStream:
+    parts = _split_top_level(desc)
+    codec = parts[0].split()[0]
+    sample_rate = channels = None
+    for part in parts[1:]:
+        rate = re.match(r"(\d+) Hz\b", part)
+        if rate:
+            sample_rate = int(rate.group(1))
+            continue
+        count = re.match(r"(\d+) channels\b", part)
+        if count:
+            channels = int(count.group(1))
+            continue
+        layout = re.match(r"([\w.]+)", part)
+        if channels is None and layout and layout.group(1) in _CHANNELS:
+            channels = _CHANNELS[layout.group(1)]
+    return AudioStream(codec, sample_rate=sample_rate, channels=channels)
+
+
+_STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
+_DURATION = re.compile(r"^\s*Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)")
+_CHAPTER = re.compile(r"^\s*Chapter #0:\d+: start (-?[\d.]+), end (-?[\d.]+)")
+_META = re.compile(r"^(\s*)(\S[^:]*?)\s*: ?(.*)$")
+_CONTINUATION = re.compile(r"^\s+: ?(.*)$")
+
+
+def parse_input_info(text: str) -> MediaInfo:
+    """Parse the 'Input #0' section ffmpeg prints to stderr; raise ValueError if there is none."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Input #0")), None)
+    if start is None:
+        raise ValueError("ffmpeg printed no 'Input #0' section")
+    fmt_match = re.match(r"Input #0, (.*), from ", lines[start])
+    fmt = fmt_match.group(1) if fmt_match else ""
+    duration: float | None = None
+    video: VideoStream | None = None
+    audio: AudioStream | None = None
+    chapters: list[Chapter] = []
+    pending: list[Any] | None = None  # [start, end, title] of the chapter being read
+    in_chapter_meta = False
+    last_key = None
+    for line in lines[start + 1 :]:
+        if line and not line.startswith(" "):
+            break  # the next top-level section ("Output #0", "At least one output ...")
+        if m := _DURATION.match(line):
+            if m.group(1) is not None:
+                h, mi, s = m.groups()
+                duration = int(h) * 3600 + int(mi) * 60 + float(s)
+            continue
+        if m := _CHAPTER.match(line):
+            if pending:
+                chapters.append(Chapter(*pending))
+            pending = [float(m.group(1)), float(m.group(2)), ""]
+            in_chapter_meta, last_key = True, None
+            continue
+        if m := _STREAM.match(line):
+            if pending:
+                chapters.append(Chapter(*pending))
+                pending = None
+            in_chapter_meta = False
+            kind, desc = m.groups()
+            if kind == "Video" and video is None and "(attached pic)" not in desc:
+                video = _parse_video(desc)
+            elif kind == "Audio" and audio is None:
+                audio = _parse_audio(desc)
+            continue
+        if not in_chapter_meta or pending is None:
+            continue
+        if m := _CONTINUATION.match(line):
+            if last_key == "title":
+                pending[2] += "\n" + m.group(1)
+            continue
+        if line.strip() == "Metadata:":
+            continue
+        if m := _META.match(line):
+            last_key = m.group(2)
+            if last_key == "title":
+                pending[2] = m.group(3)
+    if pending:
+        chapters.append(Chapter(*pending))
+    return MediaInfo(fmt, duration, video=video, audio=audio, chapters=tuple(chapters))
+
+
+class Atom(NamedTuple):
+    """A top-level MP4 box: its four-character type, byte offset and size."""
+
+    type: str
+    offset: int
+    size: int
+
+
+def mp4_atoms(path: Path) -> list[Atom]:
+    """List the top-level boxes of an MP4/MOV file (ftyp, moov, mdat, ...) in file order."""
+    atoms = []
+    total = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= total:
+            f.seek(offset)
+            header = f.read(16)
+            size = int.from_bytes(header[:4], "big")
+            kind = header[4:8].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(header[8:16], "big")
+            elif size == 0:
+                size = total - offset
+            if size < 8:
+                break  # not an MP4, or a damaged one
+            atoms.append(Atom(kind, offset, size))
+            offset += size
+    return atoms
+
+
+def h264_level(path: Path) -> str | None:
+    """Return the H.264 level ("4.1") recorded in an MP4's avcC box, or None if there is none."""
+    moov = next((a for a in mp4_atoms(path) if a.type == "moov"), None)
+    if moov is None:
+        return None
+    with open(path, "rb") as f:
+        f.seek(moov.offset)
+        data = f.read(moov.size)
+    i = data.find(b"avcC")
+    if i < 0 or i + 8 > len(data):
+        return None
+    level = data[i + 7]
+    return f"{level // 10}.{level % 10}"
+
+
+class Packet(NamedTuple):
+    """One compressed packet of a stream: times in seconds and whether it is a keyframe."""
+
+    pts: float
+    dts: float
+    duration: float
+    keyframe: bool
+    size: int
+
+
+def packets(path: Path, *, stream: str = "v:0", runner: Runner = subprocess.run) -> list[Packet]:
+    """List the shown packets of one stream in decode order, without decoding.
+
+    The times are exact (from the container's time base), which makes this the way to
+    check where slide changes and keyframes sit.
+    """
+    proc = run_ffmpeg(
+        ["-i", str(path), "-map", f"0:{stream}", "-c", "copy", "-f", "framecrc", "-"],
+        runner=runner,
+    )
+    time_base = Fraction(1)
+    result = []
+    for line in proc.stdout.decode("ascii", "replace").splitlines():
+        if line.startswith("#tb 0:"):
+            time_base = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            fields = [f.strip() for f in line.split(",")]
+            flags = next((f for f in fields[6:] if f.startswith("F=")), None)
+            bits = 1 if flags is None else int(flags[2:], 16)  # no F= means just "key"
+            if bits & 4:
+                continue  # marked discard: outside the edit list, never shown
+            keyframe = bool(bits & 1)
+            dts, pts, duration, size = (int(x) for x in fields[1:5])
+            result.append(
+                Packet(
+                    float(pts * time_base),
+                    float(dts * time_base),
+                    float(duration * time_base),
+                    keyframe,
+                    size,
+                )
+            )
+    return result
+
+
+# --- audio helpers ------------------------------------------------------------------------
+
+
+def wav_duration(path: Path) -> float:
+    """Return the length in seconds of a PCM WAV file."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
+
+
+def decode_audio(
+    path: Path, *, sample_rate: int = 16000, runner: Runner = subprocess.run
+) -> array.array:
+    """Decode the first audio stream of `path` to mono signed 16-bit samples at `sample_rate`."""
+    proc = run_ffmpeg(
+        ["-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "-"],
+        runner=runner,
+    )
+    samples = array.array("h")
+    data = proc.stdout
+    samples.frombytes(data[: len(data) - len(data) % 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
+
+
+# --- frames -------------------------------------------------------------------------------
+
+
+def extract_frame(video: Path, t: float, out_png: Path, *, runner: Runner = subprocess.run) -> Path:
+    """Write the frame that is on screen at `t` seconds to `out_png` and return that path.
+
+    An output `-ss t` would give the first frame at or after `t`, which in a variable frame
+    rate slide video is the *next* slide. So the packet times (read without decoding) pick
+    the frame shown at `t`, the last one starting at or before it, and a select filter
+    decodes exactly that one. Raises ValueError when `t` is past the end of the video.
+    """
+    video_packets = packets(video, runner=runner)
+    if not video_packets:
+        raise ValueError(f"{video} has no video frames")
+    end = max(p.pts + p.duration for p in video_packets)
+    if t > end + 0.0005:
+        raise ValueError(f"{video} ends at {end:.3f} s, there is no frame at {t:.3f} s")
+    starts = sorted(p.pts for p in video_packets)
+    shown = bisect.bisect_right(starts, t + 1e-6) - 1
+    pts = starts[max(shown, 0)]
+    run_ffmpeg(
+        ["-i", str(video), "-map", "0:v:0", "-vf", f"select='gte(t,{pts - 0.0005:.6f})'"]
+        + ["-frames:v", "1", "-update", "1", str(out_png)],
+        runner=runner,
+    )
+    return Path(out_png)
+
+
+# --- composing ----------------------------------------------------------------------------
+
+
+def escape_ffmetadata(value: str) -> str:
+    r"""Escape a value for an FFMETADATA file: backslash before `=;#\` and newlines."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"([=;#\\\n])", r"\\\1", value)
+
+
+def ffmetadata_text(chapters: Sequence[Chapter]) -> str:
+    """Return an FFMETADATA document with one [CHAPTER] (1 ms time base) per chapter."""
+    lines = [";FFMETADATA1"]
+    for chapter in chapters:
+        lines += [
+            "[CHAPTER]",
+            f"TIMEBASE=1/{TIME_BASE_MS}",
+            f"START={round(chapter.start * TIME_BASE_MS)}",
+            f"END={round(chapter.end * TIME_BASE_MS)}",
+            f"title={escape_ffmetadata(chapter.title)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _concat_quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def h264_level_for(size: Size) -> str:
+    """Pick the H.264 level whose frame-size limit fits `size` (4.1 up to 1080p-sized frames).
+
+    The level must be explicit: with the 1 ms time base x264 would otherwise assume
+    1000 frames/s and label the stream Level 6.x, which some decoders refuse.
+    """
+    macroblocks = math.ceil(size.width / 16) * math.ceil(size.height / 16)
+    if macroblocks <= 8192:
+        return "4.1"
+    if macroblocks <= 36864:
+        return "5.1"
+    return "6.1"
+
+
+def _is_plain_png(path: Path, size: Size) -> bool:
+    """Tell whether `path` is an 8-bit RGB PNG of exactly `size` (read from its IHDR)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        return False
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return (width, height) == (size.width, size.height) and head[24] == 8 and head[25] == 2
+
+
+def prepare_stills(images: Sequence[Path], size: Size, workdir: Path) -> list[Path]:
+    """Return stills that are all 8-bit RGB PNGs of `size`, converting others into `workdir`.
+
+    ffmpeg decodes the concat list as one stream, and a still of another size or pixel
+    format mid-stream makes it rebuild (or, with that disabled, crash in) the filter graph.
+    Slides rendered at the video size pass through untouched; others are letterboxed on
+    black, with transparency composited onto black.
+    """
+    from PIL import Image, ImageOps
+
+    converted: dict[Path, Path] = {}
+    result = []
+    for image in map(Path, images):
+        if _is_plain_png(image, size):
+            result.append(image)
+            continue
+        if image not in converted:
+            with Image.open(image) as im:
+                rgba = im.convert("RGBA")
+                log.debug("converting still %s (%s, %s) for %s", image, im.mode, im.size, size)
+            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+            flat = Image.alpha_composite(black, rgba).convert("RGB")
+            fitted = ImageOps.pad(flat, (size.width, size.height), color=(0, 0, 0))
+            target = Path(workdir, f"still-{len(converted)}.png")
+            fitted.save(target, compress_level=1)
+            converted[image] = target
+        result.append(converted[image])
+    return result
+
+
+def _boundaries_ms(segments: Sequence[Segment], total: float) -> list[int]:
+    """Return each segment's start and the video end in whole milliseconds, checked."""
+    if not segments:
+        raise ValueError("compose_video needs at least one segment")
+    tolerance = 0.0015
+    if abs(segments[0].start) > tolerance:
+        raise ValueError(f"the first segment starts at {segments[0].start:.3f} s, not at 0")
+    for prev, seg in zip(segments, segments[1:], strict=False):
+        if abs(seg.start - prev.end) > tolerance:
+            raise ValueError(
+                f"segments must be contiguous: slide {seg.slide_number} starts at "
+                f"{seg.start:.3f} s but slide {prev.slide_number} ends at {prev.end:.3f} s"
+            )
+    starts = [0] + [round(seg.start * TIME_BASE_MS) for seg in segments[1:]]
+    end = round(total * TIME_BASE_MS)
+    bounds = [*starts, end]
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(
+            f"every segment needs at least 1 ms on screen, and the audio ({total:.3f} s) "
+            f"must last past the last segment's start ({segments[-1].start:.3f} s)"
+        )
+    return bounds
+
+
+def _fit_filter(size: Size) -> str:
+    """Scale into `size` keeping the aspect ratio, pad with black, convert to yuv420p.
+
+    The BT.601 matrix (tagged as such) is deliberate: headless Chromium's software decoder
+    ignores the tag and uses BT.601, so BT.709 slides came out visibly shifted there
+    (red 230,20,20 read back as 212,0,23); tag-honouring players decode either correctly.
+    """
+    w, h = size.width, size.height
+    return (
+        f"scale={w}:{h}:force_original_aspect_ratio=decrease"
+        ":out_color_matrix=bt601:out_range=tv"
+        f",pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
+    )
+
+
+def _filter_graph(segments: Sequence[Segment], bounds: list[int], size: Size, first_clip: int):
+    """Return the filter graph: stills from input 0, clips from inputs `first_clip` on."""
+    fit = _fit_filter(size)
+    clips = [i for i, seg in enumerate(segments) if seg.clip is not None]
+    if not clips:
+        return f"[0:v]settb=1/{TIME_BASE_MS},{fit}[v]"
+    # The concat list holds one still per segment plus the closing repeat of the last one;
+    # drop the stills a clip replaces (and the closing repeat when the last segment is a clip,
+    # since that clip is padded to the end itself).
+    dropped = list(clips)
+    if clips[-1] == len(segments) - 1:
+        dropped.append(len(segments))
+    keep = "not(" + "+".join(f"eq(n,{i})" for i in dropped) + ")"
+    chains = [f"[0:v]settb=1/{TIME_BASE_MS},select='{keep}',{fit},settb=AVTB[still]"]
+    labels = ["[still]"]
+    for k, i in enumerate(clips):
+        length = (bounds[i + 1] - bounds[i]) / TIME_BASE_MS
+        # A clip runs at CLIP_FPS from its segment's start and is cut at the segment's end;
+        # a shorter clip's last frame stays on screen until the next slide's frame. Nothing
+        # follows the last segment, so a last clip repeats its final frame up to the end.
+        pad = f"tpad=stop_mode=clone:stop_duration={length}," if i == len(segments) - 1 else ""
+        chain = (
+            f"[{first_clip + k}:v]setpts=PTS-STARTPTS,{pad}fps={CLIP_FPS},"
+            f"trim=duration={length},{fit},settb=1/{TIME_BASE_MS},setpts=PTS+{bounds[i]}"
+            # interleave rescales timestamps to microseconds but not durations: hand it
+            # microseconds already, so the last frame keeps its length.
+            f",settb=AVTB[clip{k}]"
+        )
+        chains.append(chain)
+        labels.append(f"[clip{k}]")
+    chains.append("".join(labels) + f"interleave=nb_inputs={len(labels)},settb=1/{TIME_BASE_MS}[v]")
+    return ";".join(chains)
+
+
+def compose_argv(
+    segments: Sequence[Segment],
+    audio: Path,
+    out: Path,
+    *,
+    size: Size,
+    total: float,
+    audio_rate: int,
+    concat_list: Path,
+    metadata: Path | None,
+    stills: Sequence[Path] | None = None,
+    threads: int | None = None,
+) -> tuple[list[str], str, str | None]:
+    """Build the ffmpeg arguments for `compose_video`; return them, the concat list and metadata.
+
+    `stills` replaces the segments' images (see `prepare_stills`). Kept apart from running
+    so the recipe can be read and tested on its own.
+    """
+    if size.width % 2 or size.height % 2:
+        raise ValueError(f"video size {size} must have even width and height for yuv420p")
+    bounds = _boundaries_ms(segments, total)
+    durations = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    # One still per entry. `option framerate` gives each image a 1 ms frame instead of the
+    # image demuxer's 1/25 s, so starts are not rounded to a 40 ms grid; the last file is
+    # listed again because the concat demuxer ignores the last entry's duration.
+    entries = ["ffconcat version 1.0"]
+    stills = list(stills) if stills is not None else [seg.image for seg in segments]
+    for still, ms in zip(stills, durations, strict=True):
+        entries += [
+            f"file {_concat_quote(Path(still).resolve())}",
+            f"option framerate {TIME_BASE_MS}",
+            f"duration {ms / TIME_BASE_MS:.3f}",
+        ]
+    entries += [
+        f"file {_concat_quote(Path(stills[-1]).resolve())}",
+        f"option framerate {TIME_BASE_MS}",
+    ]
+    concat_text = "\n".join(entries) + "\n"
+
+    metadata_text = None
+    if metadata is not None:
+        chapters = [
+            Chapter(a / TIME_BASE_MS, b / TIME_BASE_MS, seg.title or f"Slide {seg.slide_number}")
+            for seg, a, b in zip(segments, bounds, bounds[1:], strict=False)
+        ]
+        metadata_text = ffmetadata_text(chapters)
+
+    args = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
+    args += ["-i", str(audio)]
+    next_input = 2
+    if metadata is not None:
+        args += ["-f", "ffmetadata", "-i", str(metadata)]
+        meta_input = next_input
+        next_input += 1
+    clip_inputs = next_input
+    for seg in segments:
+        if seg.clip is not None:
+            args += ["-an", "-i", str(seg.clip)]
+    args += ["-filter_complex", _filter_graph(segments, bounds, size, clip_inputs)]
+    args += ["-map", "[v]", "-map", "1:a:0"]
+    if metadata is not None:
+        args += ["-map_metadata", str(meta_input), "-map_chapters", str(meta_input)]
+    else:
+        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
+    keyframes = ",".join(f"{b / TIME_BASE_MS:.3f}" for b in bounds[:-1])
+    args += [
+        "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "18",
+        "-profile:v", "high", "-level:v", h264_level_for(size), "-pix_fmt", "yuv420p",
+        # No B-frames: a slide is one frame anyway, and without reordering the packet
+        # times are the display times (no composition offsets or video edit list).
+        "-bf", "0",
+        "-colorspace", "smpte170m", "-color_range", "tv",
+        # Keep every frame's own timestamp: `-r N` would move slide changes onto a grid.
+        "-fps_mode", "passthrough",
+        "-force_key_frames", keyframes,
+        "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(audio_rate),
+    ]  # fmt: skip
+    if threads:
+        args += ["-threads", str(threads), "-filter_threads", str(threads)]
+    args += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    return args, concat_text, metadata_text
+
+
+def compose_video(
+    segments: list[Segment],
+    audio: Path,
+    out: Path,
+    *,
+    size: Size,
+    chapters: bool = True,
+    threads: int | None = None,
+    timeout: float | None = None,
+    runner: Runner = subprocess.run,
+) -> Path:
+    """Lay the slides and the narration WAV into one H.264/AAC MP4 at `out`, in one ffmpeg run.
+
+    Each segment's still (or its clip) is on screen from `segment.start` for
+    `segment.duration`; segments must be contiguous from 0. The video ends with the audio:
+    the last segment is stretched or cut to the WAV's length (a warning is logged when that
+    is more than a frame). With `chapters`, each segment becomes a chapter named by its title.
+    Keyframes sit on every slide change so seeking to a slide is exact; the moov atom comes
+    first so browsers can start playing before the download ends.
+    """
+    out = Path(out)
+    total = wav_duration(audio)
+    with wave.open(str(audio), "rb") as w:
+        rate = w.getframerate()
+    audio_rate = rate if rate in AUDIO_RATES else 48000
+    if segments and abs(segments[-1].end - total) > 1 / 30:
+        log.warning(
+            "segments end at %.3f s but the audio lasts %.3f s; the last slide is %s",
+            segments[-1].end,
+            total,
+            "cut" if segments[-1].end > total else "held longer",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=".compose-", dir=out.parent) as tmp:
+        concat_list = Path(tmp, "slides.ffconcat")
+        metadata = Path(tmp, "chapters.ffmeta") if chapters else None
+        partial = Path(tmp, "video.mp4")
+        args, concat_text, metadata_text = compose_argv(
+            segments,
+            audio,
+            partial,
+            size=size,
+            total=total,
+            audio_rate=audio_rate,
+            concat_list=concat_list,
+            metadata=metadata,
+            stills=prepare_stills([seg.image for seg in segments], size, Path(tmp)),
+            threads=threads,
+        )
+        concat_list.write_text(concat_text, encoding="utf-8")
+        if metadata is not None and metadata_text is not None:
+            metadata.write_text(metadata_text, encoding="utf-8")
+        run_ffmpeg(args, timeout=timeout, runner=runner)
+        os.replace(partial, out)
+    log.info(
+        "composed %s: %d segments, %.2f s of video in %.2f s",
+        out,
+        len(segments),
+        total,
+        time.monotonic() - started,
+    )
+    return out

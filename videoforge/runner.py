@@ -1,0 +1,163 @@
+"""The worker loop: claim a job, hold its lease, run the pipeline, record how it ended."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import Cancelled, Retryable, StageError, VideoforgeError
+from .jobqueue import Job, JobStore
+from .pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class Released(Exception):
+    """The worker is stopping and gives its job back to the queue."""
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def error_message(stage: str, exc: BaseException) -> str:
+    """Word a failure for the error event: the step and the cause, never a traceback."""
+    if isinstance(exc, StageError):
+        stage, cause = exc.stage, exc.cause
+    else:
+        cause = exc
+    if isinstance(cause, VideoforgeError):
+        text = cause.detail
+    elif isinstance(cause, BaseException):
+        text = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    else:
+        text = str(cause)
+    return f"❌ Error: {stage} failed: {text}"
+
+
+class _Reporter:
+    """The report callable handed to the pipeline for one job."""
+
+    def __init__(self, worker: Worker, job: Job, lost: threading.Event, floor: int):
+        self.worker = worker
+        self.job = job
+        self.lost = lost
+        self.floor = floor
+        self.stage = "started"
+
+    def __call__(self, status: str, progress: int, message: str) -> None:
+        if self.lost.is_set():
+            raise Cancelled("the job was cancelled or its lease was lost")
+        if self.worker.stopping.is_set():
+            raise Released()
+        progress = max(int(progress), self.floor)  # a resumed attempt never goes backwards
+        self.floor = progress
+        self.stage = status
+        event = self.worker.store.report(
+            self.job.id, self.worker.worker_id, status, progress, message, self.worker.clock()
+        )
+        if event is None:
+            self.lost.set()
+            raise Cancelled("the job was cancelled or its lease was lost")
+
+
+class Worker:
+    """Claims jobs from the store and runs them through a pipeline, one at a time."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        pipeline: Pipeline,
+        *,
+        runs_dir: Path,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.pipeline = pipeline
+        self.runs_dir = runs_dir
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id or new_worker_id()
+        self.clock = clock
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop claiming; the running job is released at its next progress report."""
+        self.stopping.set()
+
+    def run(self, *, once: bool = False) -> int:
+        """Claim and run jobs until stopped (or, with once, until the queue is empty)."""
+        done = 0
+        log.info("worker %s started", self.worker_id)
+        while not self.stopping.is_set():
+            job = self.store.claim(self.worker_id, self.clock(), self.lease_seconds)
+            if job is None:
+                if once:
+                    break
+                self.stopping.wait(self.poll_interval)
+                continue
+            self.run_job(job)
+            done += 1
+        log.info("worker %s stopped after %d job(s)", self.worker_id, done)
+        return done
+
+    def run_job(self, job: Job) -> str:
+        """Run one claimed job to its end; returns how it ended."""
+        log.info("job %s (%s): attempt %d", job.id, job.generation_id, job.attempts)
+        lost = threading.Event()
+        finished = threading.Event()
+        renewer = threading.Thread(
+            target=self._keep_lease, args=(job, lost, finished), daemon=True,
+            name=f"lease-{job.id}",
+        )
+        renewer.start()
+        reporter = _Reporter(self, job, lost, self.store.max_progress(job.id))
+        try:
+            if job.attempts > 1:
+                reporter("started", 0, f"🔁 Resuming generation (attempt {job.attempts})...")
+            else:
+                reporter("started", 0, "🚀 Starting generation...")
+            workdir = self.runs_dir / str(job.id)
+            workdir.mkdir(parents=True, exist_ok=True)
+            result = self.pipeline.run(job, reporter, workdir)
+            if self.store.complete(job.id, self.worker_id, result, self.clock()):
+                log.info("job %s (%s): completed", job.id, job.generation_id)
+                return "completed"
+            log.warning("job %s: finished, but it was no longer ours to complete", job.id)
+            return "lost"
+        except Released:
+            self.store.release(job.id, self.worker_id)
+            log.info("job %s: released to the queue (worker stopping)", job.id)
+            return "released"
+        except Cancelled:
+            log.info("job %s: cancelled or lease lost; stopped work on it", job.id)
+            return "cancelled"
+        except Exception as exc:
+            message = error_message(reporter.stage, exc)
+            retry = isinstance(exc, Retryable)
+            log.error("job %s (%s): %s", job.id, job.generation_id, message,
+                      exc_info=not isinstance(exc, VideoforgeError))
+            return self.store.fail(job.id, self.worker_id, message, self.clock(), retry=retry)
+        finally:
+            finished.set()
+            renewer.join(timeout=5)
+
+    def _keep_lease(self, job: Job, lost: threading.Event, finished: threading.Event) -> None:
+        interval = max(self.lease_seconds / 3, 0.05)
+        while not finished.wait(interval):
+            try:
+                if not self.store.renew(job.id, self.worker_id, self.clock(), self.lease_seconds):
+                    log.info("job %s: lease not renewed (cancelled or taken over)", job.id)
+                    lost.set()
+                    return
+            except Exception:
+                log.exception("job %s: lease renewal failed; will retry", job.id)
