@@ -55,7 +55,10 @@ class Service:
         log = open(self.data_dir / "web.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "serve.py")],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
         deadline = time.time() + 30
@@ -70,8 +73,12 @@ class Service:
             time.sleep(0.1)
         raise RuntimeError("serve.py did not answer /health within 30 s")
 
-    def start_worker(self, *args: str, pipeline: str | None = "tests.doubles:make_pipeline",
-                     env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start_worker(
+        self,
+        *args: str,
+        pipeline: str | None = "tests.doubles:make_pipeline",
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen:
         argv = [sys.executable, str(ROOT / "worker.py"), *args]
         if pipeline:
             argv += ["--pipeline", pipeline]
@@ -97,9 +104,16 @@ class Service:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log")))
 
 
-def request(service: Service, method: str, path: str, body: object = None, *,
-            headers: dict[str, str] | None = None, raw: bytes | None = None,
-            timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+def request(
+    service: Service,
+    method: str,
+    path: str,
+    body: object = None,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=timeout)
     hdrs = dict(headers or {})
     data = raw
@@ -128,8 +142,9 @@ class SSEMessage:
     received_at: float
 
 
-def read_stream(service: Service, path: str, *, headers: dict[str, str] | None = None,
-                timeout: float = 60) -> tuple[int, dict[str, str], list[SSEMessage]]:
+def read_stream(
+    service: Service, path: str, *, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, dict[str, str], list[SSEMessage]]:
     """Read a whole SSE response with a plain HTTP client, parsing messages as they arrive."""
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=timeout)
     try:
@@ -146,12 +161,15 @@ def read_stream(service: Service, path: str, *, headers: dict[str, str] | None =
             text = line.decode("utf-8").rstrip("\r\n")
             if text == "":
                 if fields or comment is not None:
-                    messages.append(SSEMessage(
-                        fields.get("id"),
-                        json.loads(fields["data"]) if "data" in fields else None,
-                        int(fields["retry"]) if "retry" in fields else None,
-                        comment, time.time(),
-                    ))
+                    messages.append(
+                        SSEMessage(
+                            fields.get("id"),
+                            json.loads(fields["data"]) if "data" in fields else None,
+                            int(fields["retry"]) if "retry" in fields else None,
+                            comment,
+                            time.time(),
+                        )
+                    )
                 fields, comment = {}, None
                 continue
             if text.startswith(":"):

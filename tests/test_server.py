@@ -14,15 +14,29 @@ from tests.helpers import read_stream, request, request_json
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 CONTRACT_ORDER = [
-    "connected", "waiting", "started", "generating_content", "generating_scripts",
-    "generating_audio", "combining_audio", "generating_media", "generating_animation",
-    "fetching_image", "generating_slide", "composing_video", "completed", "error", "done",
+    "connected",
+    "waiting",
+    "started",
+    "generating_content",
+    "generating_scripts",
+    "generating_audio",
+    "combining_audio",
+    "generating_media",
+    "generating_animation",
+    "fetching_image",
+    "generating_slide",
+    "composing_video",
+    "completed",
+    "error",
+    "done",
 ]
 OUTLINE = [{"title": "Intro", "bullets": ["one", "two"]}]
 
 
 def post(service, topic, **extra):
-    return request_json(service, "POST", "/api/generate", {"topic": topic, "slides": OUTLINE, **extra})
+    return request_json(
+        service, "POST", "/api/generate", {"topic": topic, "slides": OUTLINE, **extra}
+    )
 
 
 def wait_for_status(service, gid, wanted, timeout=30):
@@ -54,7 +68,9 @@ def test_stream_follows_the_published_contract_end_to_end(service):
 
     assert messages[0].retry is not None
     data = [m.data for m in messages if m.data is not None]
-    assert data[0]["status"] == "connected" and data[0]["message"] == "📡 Connected to progress stream"
+    assert (
+        data[0]["status"] == "connected" and data[0]["message"] == "📡 Connected to progress stream"
+    )
     assert data[-1] == {**data[-1], "status": "done", "message": "✅ Stream ended"}
     assert data[-2]["status"] == "completed" and data[-2]["progress"] == 100
     assert data[-2]["message"] == "✅ Video generation complete!"
@@ -63,13 +79,27 @@ def test_stream_follows_the_published_contract_end_to_end(service):
         assert item["status"] in CONTRACT_ORDER
         assert isinstance(item["progress"], int) and 0 <= item["progress"] <= 100
         assert re.fullmatch(r"\d\d:\d\d:\d\d", item["timestamp"])
-    steps = [d for d in data if not d.get("heartbeat") and d["status"] not in ("connected", "waiting", "done")]
-    assert [s["status"] for s in steps][:3] == ["started", "generating_content", "generating_scripts"]
+    steps = [
+        d
+        for d in data
+        if not d.get("heartbeat") and d["status"] not in ("connected", "waiting", "done")
+    ]
+    assert [s["status"] for s in steps][:3] == [
+        "started",
+        "generating_content",
+        "generating_scripts",
+    ]
     progress = [s["progress"] for s in steps]
     assert progress == sorted(progress)
     # every message has an id, stored events' ids strictly increase
     assert all(m.id is not None for m in messages if m.data is not None)
-    stored = [int(m.id) for m in messages if m.data and m.data["status"] not in ("connected", "waiting", "done") and not m.data.get("heartbeat")]
+    stored = [
+        int(m.id)
+        for m in messages
+        if m.data
+        and m.data["status"] not in ("connected", "waiting", "done")
+        and not m.data.get("heartbeat")
+    ]
     assert stored == sorted(set(stored))
 
 
@@ -85,15 +115,25 @@ def test_every_event_is_delivered_once_in_order_even_within_one_poll(make_servic
     assert statuses[-2:] == ["completed", "done"]
     events = [s for s in statuses if s not in ("connected", "waiting", "done")]
     assert events == [
-        "started", "generating_content", "generating_scripts", "generating_audio",
-        "generating_audio", "combining_audio", "generating_media", "generating_slide",
-        "composing_video", "completed",
+        "started",
+        "generating_content",
+        "generating_scripts",
+        "generating_audio",
+        "generating_audio",
+        "combining_audio",
+        "generating_media",
+        "generating_slide",
+        "composing_video",
+        "completed",
     ]
 
 
 def test_waiting_phase_then_quiet_polling_until_the_configured_timeout(make_service):
-    svc = make_service(VIDEOFORGE_WAITING_PERIOD="1", VIDEOFORGE_STREAM_TIMEOUT="3",
-                       VIDEOFORGE_HEARTBEAT_INTERVAL="0.5")
+    svc = make_service(
+        VIDEOFORGE_WAITING_PERIOD="1",
+        VIDEOFORGE_STREAM_TIMEOUT="3",
+        VIDEOFORGE_HEARTBEAT_INTERVAL="0.5",
+    )
     svc.start_web()
     began = time.time()
     _, _, messages = read_stream(svc, "/api/progress/Nobody_asked_for_this")
@@ -111,11 +151,19 @@ def test_last_event_id_replays_exactly_the_events_after_it(service):
     service.start_worker()
     _, body = post(service, "Replay me")
     _, _, first = read_stream(service, body["progress_url"])
-    stored = [m for m in first if m.data and m.data["status"] not in ("connected", "waiting", "done") and not m.data.get("heartbeat")]
+    stored = [
+        m
+        for m in first
+        if m.data
+        and m.data["status"] not in ("connected", "waiting", "done")
+        and not m.data.get("heartbeat")
+    ]
     cut = stored[3]
     _, _, again = read_stream(service, body["progress_url"], headers={"Last-Event-ID": cut.id})
     replayed = [m for m in again if m.data and m.data["status"] not in ("connected", "done")]
-    assert [(m.id, m.data["status"]) for m in replayed] == [(m.id, m.data["status"]) for m in stored[4:]]
+    assert [(m.id, m.data["status"]) for m in replayed] == [
+        (m.id, m.data["status"]) for m in stored[4:]
+    ]
     assert again[-1].data["status"] == "done"
 
 
@@ -139,7 +187,11 @@ def test_heartbeats_every_interval_carry_the_latest_status(make_service):
     beats = [m for m in messages if m.data and m.data.get("heartbeat")]
     assert len(beats) >= 5
     for beat in beats:
-        previous = [m for m in messages if m.data and not m.data.get("heartbeat") and m.received_at <= beat.received_at]
+        previous = [
+            m
+            for m in messages
+            if m.data and not m.data.get("heartbeat") and m.received_at <= beat.received_at
+        ]
         assert beat.data["status"] in (previous[-1].data["status"], "waiting")
         assert beat.id == previous[-1].id  # the heartbeat does not move Last-Event-ID on
 
@@ -269,8 +321,9 @@ def test_worker_once_drains_the_queue_and_exits(make_service):
 
 
 def test_past_the_stream_cap_a_client_gets_a_retry_hint_and_a_closed_stream(make_service):
-    svc = make_service(VIDEOFORGE_MAX_STREAMS="2", VIDEOFORGE_BUSY_RETRY_MS="7000",
-                       VIDEOFORGE_WAITING_PERIOD="0")
+    svc = make_service(
+        VIDEOFORGE_MAX_STREAMS="2", VIDEOFORGE_BUSY_RETRY_MS="7000", VIDEOFORGE_WAITING_PERIOD="0"
+    )
     svc.start_web()
     holders = []
     for _ in range(2):
@@ -302,14 +355,20 @@ def test_api_token_guards_everything_but_health_and_the_page(make_service):
     assert status == 401 and b"detail" in body and "bearer" in headers["www-authenticate"].lower()
     ok = {"Authorization": "Bearer s3cret-token"}
     assert request(svc, "GET", "/api/generations", headers=ok)[0] == 200
-    assert request(svc, "GET", "/api/generations", headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert (
+        request(svc, "GET", "/api/generations", headers={"Authorization": "Bearer wrong"})[0] == 401
+    )
     code, _, messages = read_stream(svc, "/api/progress/X?token=s3cret-token", timeout=20)
     assert code == 200 and messages[0].data["status"] == "connected"
 
 
 def test_configured_origins_get_cors_headers(service):
     service.start_web()
-    _, headers, _ = request(service, "GET", "/api/generations", headers={"Origin": "http://localhost:5173"})
+    _, headers, _ = request(
+        service, "GET", "/api/generations", headers={"Origin": "http://localhost:5173"}
+    )
     assert headers.get("access-control-allow-origin") == "http://localhost:5173"
-    _, headers, _ = request(service, "GET", "/api/generations", headers={"Origin": "http://evil.example"})
+    _, headers, _ = request(
+        service, "GET", "/api/generations", headers={"Origin": "http://evil.example"}
+    )
     assert "access-control-allow-origin" not in headers

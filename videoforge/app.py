@@ -78,7 +78,9 @@ def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon
         detail = f"no such endpoint: {req.method} {req.path}"
     elif ex.status_code == 405:
         allowed = resp.get_header("Allow") or ""
-        detail = f"method {req.method} is not allowed here" + (f"; allowed: {allowed}" if allowed else "")
+        detail = f"method {req.method} is not allowed here" + (
+            f"; allowed: {allowed}" if allowed else ""
+        )
     resp.content_type = falcon.MEDIA_JSON
     resp.media = {"detail": detail}
 
@@ -123,9 +125,7 @@ def create_app(
     runs_dir = settings.runs_dir
     app.add_route("/", Index())
     app.add_route("/health", Health(store, gate))
-    app.add_route(
-        "/api/generate", Generate(store, capabilities, settings.max_body_bytes, clock)
-    )
+    app.add_route("/api/generate", Generate(store, capabilities, settings.max_body_bytes, clock))
     app.add_route(
         "/api/progress/{generation_id}",
         ProgressStream(store, timing, gate, settings.busy_retry_ms),

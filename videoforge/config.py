@@ -87,19 +87,27 @@ class Settings:
             port=_int(env, "PORT", 8000, 0, 65535),
             api_token=env.get("VIDEOFORGE_API_TOKEN", "").strip(),
             cors_origins=_list(env, "VIDEOFORGE_CORS_ORIGINS", cls.cors_origins),
-            max_body_bytes=_int(env, "VIDEOFORGE_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1 << 30),
+            max_body_bytes=_int(
+                env, "VIDEOFORGE_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1 << 30
+            ),
             threads=_int(env, "VIDEOFORGE_THREADS", cls.threads, 4, 4096),
-            connection_limit=_int(env, "VIDEOFORGE_CONNECTION_LIMIT", cls.connection_limit, 10, 100000),
+            connection_limit=_int(
+                env, "VIDEOFORGE_CONNECTION_LIMIT", cls.connection_limit, 10, 100000
+            ),
             max_streams=_int(env, "VIDEOFORGE_MAX_STREAMS", cls.max_streams, 1, 100000),
             poll_interval=_float(env, "VIDEOFORGE_POLL_INTERVAL", cls.poll_interval, 0.01, 10),
-            heartbeat_interval=_float(env, "VIDEOFORGE_HEARTBEAT_INTERVAL", cls.heartbeat_interval, 0.05, 60),
+            heartbeat_interval=_float(
+                env, "VIDEOFORGE_HEARTBEAT_INTERVAL", cls.heartbeat_interval, 0.05, 60
+            ),
             waiting_period=_float(env, "VIDEOFORGE_WAITING_PERIOD", cls.waiting_period, 0, 600),
             stream_timeout=_float(env, "VIDEOFORGE_STREAM_TIMEOUT", cls.stream_timeout, 0.1, 86400),
             retry_ms=_int(env, "VIDEOFORGE_RETRY_MS", cls.retry_ms, 0, 3600_000),
             busy_retry_ms=_int(env, "VIDEOFORGE_BUSY_RETRY_MS", cls.busy_retry_ms, 0, 3600_000),
             lease_seconds=_float(env, "VIDEOFORGE_LEASE_SECONDS", cls.lease_seconds, 0.5, 3600),
             max_attempts=_int(env, "VIDEOFORGE_MAX_ATTEMPTS", cls.max_attempts, 1, 100),
-            worker_poll_interval=_float(env, "VIDEOFORGE_WORKER_POLL_INTERVAL", cls.worker_poll_interval, 0.01, 60),
+            worker_poll_interval=_float(
+                env, "VIDEOFORGE_WORKER_POLL_INTERVAL", cls.worker_poll_interval, 0.01, 60
+            ),
             piper_voice_path=env.get("VIDEOFORGE_PIPER_VOICE", "").strip(),
             log_level=(env.get("VIDEOFORGE_LOG_LEVEL", "").strip() or "INFO").upper(),
         )

@@ -79,6 +79,7 @@ class GenerationRequest:
 def parse_generation_request(body: Any, capabilities: Capabilities) -> GenerationRequest:
     """Validate a POST /api/generate body; 400 for malformed fields, 422 for what we cannot do."""
     from .pipeline.outline import derive_topic, parse_document, parse_outline
+    from .providers.speech import normalize_language
 
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
@@ -90,7 +91,9 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
 
     slides: list[Slide] = []
     if body.get("slides") is not None and body.get("source_text") is not None:
-        raise InvalidRequest("send either 'slides' (an outline) or 'source_text' (a document), not both")
+        raise InvalidRequest(
+            "send either 'slides' (an outline) or 'source_text' (a document), not both"
+        )
     if body.get("slides") is not None:
         slides = parse_outline(body["slides"])
     source_text = body.get("source_text")
@@ -129,9 +132,7 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
     language = body.get("language", "english")
     if not isinstance(language, str) or not language.strip() or len(language) > 40:
         raise InvalidRequest("'language' must be a language name such as 'english'")
-    language = language.strip().lower()
-    if language in ("en", "en-us", "en_us", "en-gb"):
-        language = "english"
+    language = normalize_language(language)
     if language not in capabilities.languages:
         raise Unprocessable(
             f"no voice is available for language {language!r}; available: "
@@ -149,7 +150,7 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         raise Unprocessable(
             "a topic alone needs a language model, and none is configured. Either set"
             " OPENAI_API_KEY (and OPENAI_BASE_URL for a local server such as Ollama), or send"
-            " the content yourself: an outline as 'slides': [{\"title\": ..., \"bullets\": [...]}]"
+            ' the content yourself: an outline as \'slides\': [{"title": ..., "bullets": [...]}]'
             " or a document as 'source_text'"
         )
 

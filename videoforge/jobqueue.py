@@ -122,8 +122,7 @@ class JobStore:
         """Return the newest run of a generation id, or None."""
         with self.db.transaction() as cur:
             row = cur.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ?"
-                " ORDER BY id DESC LIMIT 1",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ? ORDER BY id DESC LIMIT 1",
                 (generation_id,),
             ).one()
         return Job.from_row(row) if row else None
@@ -155,8 +154,7 @@ class JobStore:
         """Cancel the id's newest run if it is queued or running; it ends with an error event."""
         with self.db.transaction(write=True) as cur:
             row = cur.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ?"
-                " ORDER BY id DESC LIMIT 1",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ? ORDER BY id DESC LIMIT 1",
                 (generation_id,),
             ).one()
             if row is None:
@@ -236,9 +234,7 @@ class JobStore:
                 return None
             return self._insert_event(cur, job_id, status, progress, message, now)
 
-    def complete(
-        self, job_id: int, worker_id: str, result: dict[str, Any], now: float
-    ) -> bool:
+    def complete(self, job_id: int, worker_id: str, result: dict[str, Any], now: float) -> bool:
         """Mark a running job completed and append the completed event, atomically."""
         with self.db.transaction(write=True) as cur:
             cur.execute(

@@ -116,7 +116,9 @@ class Worker:
         lost = threading.Event()
         finished = threading.Event()
         renewer = threading.Thread(
-            target=self._keep_lease, args=(job, lost, finished), daemon=True,
+            target=self._keep_lease,
+            args=(job, lost, finished),
+            daemon=True,
             name=f"lease-{job.id}",
         )
         renewer.start()
@@ -144,8 +146,13 @@ class Worker:
         except Exception as exc:
             message = error_message(reporter.stage, exc)
             retry = isinstance(exc, Retryable)
-            log.error("job %s (%s): %s", job.id, job.generation_id, message,
-                      exc_info=not isinstance(exc, VideoforgeError))
+            log.error(
+                "job %s (%s): %s",
+                job.id,
+                job.generation_id,
+                message,
+                exc_info=not isinstance(exc, VideoforgeError),
+            )
             return self.store.fail(job.id, self.worker_id, message, self.clock(), retry=retry)
         finally:
             finished.set()

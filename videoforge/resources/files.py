@@ -39,9 +39,7 @@ def _read_slice(path: Path, start: int, length: int) -> Iterator[bytes]:
             yield chunk
 
 
-def send_file(
-    req: falcon.Request, resp: falcon.Response, path: Path, content_type: str
-) -> None:
+def send_file(req: falcon.Request, resp: falcon.Response, path: Path, content_type: str) -> None:
     """Send a file with Accept-Ranges; a single byte range answers 206, a bad one 416."""
     if not path.is_file():
         raise NotFound("no such file")
@@ -71,7 +69,9 @@ class Video:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, filename: str) -> None:
         if not _VIDEO_NAME.fullmatch(filename):
-            raise InvalidRequest("a video file name is letters, digits, '_' or '-' and ends in .mp4")
+            raise InvalidRequest(
+                "a video file name is letters, digits, '_' or '-' and ends in .mp4"
+            )
         send_file(req, resp, inside(self.videos_dir, filename), "video/mp4")
 
     on_head = on_get

@@ -88,9 +88,7 @@ class GenerationItem:
         history = self.store.history(generation_id)
         if not history:
             raise NotFound(f"no generation {generation_id!r}")
-        resp.media = run_summary(history[0]) | {
-            "history": [run_summary(job) for job in history]
-        }
+        resp.media = run_summary(history[0]) | {"history": [run_summary(job) for job in history]}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         check_generation_id(generation_id)
@@ -121,4 +119,6 @@ class Status:
                 "message": event.message,
                 "timestamp": clock_time(event.created_at),
             }
-        resp.media = latest | run_summary(job) | {"status": latest["status"], "run_status": job.status}
+        resp.media = (
+            latest | run_summary(job) | {"status": latest["status"], "run_status": job.status}
+        )
