@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_compose.py                      # 10 slides, both recipes
     .venv/bin/python bench/bench_compose.py --reference-slides 2 # extrapolate the slow one
+    .venv/bin/python bench/bench_compose.py --reference-slides 0 --speech some-speech.wav
 
 Each recipe runs in its own child process, which reports its wall time and the peak resident
 memory of itself (Python) and of the processes it waited for (ffmpeg). The moviepy figures
@@ -60,6 +61,22 @@ def make_tone(path: Path, seconds: float, rate: int = 22050) -> Path:
         w.setframerate(rate)
         w.writeframes(second * whole + second[: rest * 2])
     return path
+
+
+def loop_speech(source: Path, path: Path, seconds: float) -> Path:
+    """Write `seconds` of the WAV `source`, repeated as often as needed, to `path`."""
+    with wave.open(str(source), "rb") as r:
+        params, frames = r.getparams(), r.readframes(r.getnframes())
+    needed = round(seconds * params.framerate) * params.sampwidth * params.nchannels
+    with wave.open(str(path), "wb") as w:
+        w.setparams(params)
+        w.writeframes((frames * (needed // len(frames) + 1))[:needed])
+    return path
+
+
+def make_audio(path: Path, seconds: float, speech: Path | None) -> Path:
+    """Make the narration track: a looped speech WAV if given, else a tone."""
+    return loop_speech(speech, path, seconds) if speech else make_tone(path, seconds)
 
 
 def run_ours(slides: list[Path], seconds: float, audio: Path, out: Path, size: str) -> None:
@@ -131,6 +148,7 @@ def main() -> None:
     parser.add_argument("--reference-slides", type=int, default=10, help="0 skips moviepy")
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: temporary)")
+    parser.add_argument("--speech", type=Path, help="a WAV to loop instead of the tone")
     parser.add_argument("--child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--slide", action="append", help=argparse.SUPPRESS)
     parser.add_argument("--audio", help=argparse.SUPPRESS)
@@ -146,11 +164,11 @@ def main() -> None:
         width, _, height = args.size.partition("x")
         slides = make_slides(work, args.slides, int(width), int(height))
         per = args.seconds_per_slide
-        audio = make_tone(work / "speech.wav", args.slides * per)
+        audio = make_audio(work / "speech.wav", args.slides * per, args.speech)
         rows = [("compose_video", measure("ours", slides, audio, work / "ours.mp4", args), "")]
         if args.reference_slides:
             n = min(args.reference_slides, args.slides)
-            ref_audio = make_tone(work / "speech-ref.wav", n * per)
+            ref_audio = make_audio(work / "speech-ref.wav", n * per, args.speech)
             ref = measure("reference", slides[:n], ref_audio, work / "reference.mp4", args)
             rows.append(("moviepy reference", ref, ""))
             if n < args.slides:
@@ -169,7 +187,8 @@ def main() -> None:
                         f"(x{scale:g} from {n} slides)",
                     )
                 )
-        print(f"{args.slides} slides of {per:g} s at {args.size}\n")
+        sound = f"speech looped from {args.speech.name}" if args.speech else "a 440 Hz tone"
+        print(f"{args.slides} slides of {per:g} s at {args.size}, audio: {sound}\n")
         head = f"{'recipe':24}{'slides':>7}{'video s':>9}{'wall s':>9}{'x real':>8}"
         print(head + f"{'MB':>7}{'RSS py MB':>11}{'RSS ffmpeg MB':>15}")
         for name, row, note in rows:

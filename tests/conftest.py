@@ -36,7 +36,13 @@ def db_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     if not POSTGRES_URL:
-        pytest.skip("VIDEOFORGE_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+        if os.environ.get("VIDEOFORGE_REQUIRE_POSTGRES"):
+            pytest.fail(
+                "VIDEOFORGE_REQUIRE_POSTGRES is set but VIDEOFORGE_TEST_POSTGRES_URL is not"
+            )
+        pytest.skip(
+            "no PostgreSQL here: VIDEOFORGE_TEST_POSTGRES_URL is not set (scripts/test sets it when PostgreSQL is installed)"
+        )
     url, schema = _postgres_schema_url()
     yield url
     _drop_schema(schema)

@@ -179,7 +179,7 @@ def test_a_finished_run_sends_its_final_status_and_done_at_once(service):
 
 
 def test_heartbeats_every_interval_carry_the_latest_status(make_service):
-    svc = make_service(VIDEOFORGE_HEARTBEAT_INTERVAL="0.4", VF_TEST_STEP_DELAY="1.2")
+    svc = make_service(VIDEOFORGE_HEARTBEAT_INTERVAL="0.2", VF_TEST_STEP_DELAY="0.6")
     svc.start_web()
     svc.start_worker()
     _, body = post(svc, "Slow steps")
@@ -305,7 +305,7 @@ def test_sigterm_releases_the_running_job_and_the_worker_exits(make_service):
     assert first.wait(timeout=10) == 0
     _, info = request_json(svc, "GET", f"/api/status/{body['generation_id']}")
     assert info["run_status"] == "queued" and info["attempts"] == 0
-    svc.start_worker()
+    svc.start_worker(env={"VF_TEST_STEP_DELAY": "0"})
     wait_for_status(svc, body["generation_id"], ("completed",), timeout=30)
 
 
@@ -347,7 +347,7 @@ def test_past_the_stream_cap_a_client_gets_a_retry_hint_and_a_closed_stream(make
 
 
 def test_api_token_guards_everything_but_health_and_the_page(make_service):
-    svc = make_service(VIDEOFORGE_API_TOKEN="s3cret-token")
+    svc = make_service(VIDEOFORGE_API_TOKEN="s3cret-token", VIDEOFORGE_STREAM_TIMEOUT="1")
     svc.start_web()
     assert request(svc, "GET", "/health")[0] == 200
     assert request(svc, "GET", "/")[0] == 200

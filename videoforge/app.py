@@ -63,12 +63,14 @@ def _handle_error(req: falcon.Request, resp: falcon.Response, ex: VideoforgeErro
         resp.set_header("WWW-Authenticate", 'Bearer realm="videoforge"')
     if isinstance(ex, RangeNotSatisfiable):
         resp.set_header("Content-Range", f"bytes */{ex.size}")
+    resp.content_type = falcon.MEDIA_JSON  # a resource may have set another type already
     resp.media = body
 
 
 def _handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params) -> None:
     log.exception("unhandled error on %s %s", req.method, req.path)
     resp.status = falcon.HTTP_500
+    resp.content_type = falcon.MEDIA_JSON
     resp.media = {"detail": "internal error; the server log has the details"}
 
 
