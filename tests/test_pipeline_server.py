@@ -135,7 +135,7 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
     spans = [(s["start_time"], s["end_time"]) for s in script["scripts"]]
     total = script["total_duration"]
     assert spans[0][0] == 0 and abs(spans[-1][1] - total) < 1e-6
-    assert all(abs(a[1] - b[0]) < 1e-6 for a, b in zip(spans, spans[1:]))
+    assert all(abs(a[1] - b[0]) < 1e-6 for a, b in zip(spans, spans[1:], strict=False))
     _, content = request_json(service, "GET", f"/api/content/{gid}")
     assert [s["title"] for s in content["slides"]] == [s["title"] for s in OUTLINE]
     assert set(content["slides"][0]) >= {
@@ -192,7 +192,7 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
     sentences = sum(len(re.findall(r"[.!?](\s|$)", s["narration"])) for s in OUTLINE)
     assert len(cues) == sentences
     assert all(0 <= a < b <= total + 1e-3 for a, b in cues)
-    assert all(b1 <= a2 + 1e-3 for (_, b1), (a2, _) in zip(cues, cues[1:]))
+    assert all(b1 <= a2 + 1e-3 for (_, b1), (a2, _) in zip(cues, cues[1:], strict=False))
     status, _, srt = request(service, "GET", f"/api/captions/{gid}.srt")
     assert status == 200 and srt.decode().count(" --> ") == sentences
 
