@@ -49,6 +49,20 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def postgres_url():
+    """A fresh schema on the test PostgreSQL, as a DATABASE_URL."""
+    if not POSTGRES_URL:
+        if os.environ.get("VIDEOFORGE_REQUIRE_POSTGRES"):
+            pytest.fail(
+                "VIDEOFORGE_REQUIRE_POSTGRES is set but VIDEOFORGE_TEST_POSTGRES_URL is not"
+            )
+        pytest.skip("no PostgreSQL here: VIDEOFORGE_TEST_POSTGRES_URL is not set")
+    url, schema = _postgres_schema_url()
+    yield url
+    _drop_schema(schema)
+
+
+@pytest.fixture
 def store(db_url):
     db = Database(db_url)
     db.migrate()

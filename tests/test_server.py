@@ -179,7 +179,11 @@ def test_a_finished_run_sends_its_final_status_and_done_at_once(service):
 
 
 def test_heartbeats_every_interval_carry_the_latest_status(make_service):
-    svc = make_service(VIDEOFORGE_HEARTBEAT_INTERVAL="0.2", VF_TEST_STEP_DELAY="0.6")
+    svc = make_service(
+        VIDEOFORGE_HEARTBEAT_INTERVAL="0.25",
+        VIDEOFORGE_POLL_INTERVAL="0.1",
+        VF_TEST_STEP_DELAY="0.7",
+    )
     svc.start_web()
     svc.start_worker()
     _, body = post(svc, "Slow steps")
@@ -372,3 +376,20 @@ def test_configured_origins_get_cors_headers(service):
         service, "GET", "/api/generations", headers={"Origin": "http://evil.example"}
     )
     assert "access-control-allow-origin" not in headers
+
+
+@pytest.mark.postgres
+def test_web_and_two_workers_share_postgresql_through_database_url(make_service, postgres_url):
+    svc = make_service(DATABASE_URL=postgres_url, VF_TEST_STEP_DELAY="0")
+    svc.start_web()
+    assert request_json(svc, "GET", "/health")[1]["database"] == "postgres"
+    for i in range(10):
+        assert post(svc, f"pg job {i}")[0] == 202
+    svc.start_worker()
+    svc.start_worker()
+    for i in range(10):
+        wait_for_status(svc, f"pg_job_{i}", ("completed",), timeout=60)
+    lines = (svc.data_dir / "runs.log").read_text().split()
+    assert len(lines[0::2]) == len(set(lines[0::2])) == 10  # each job exactly once
+    _, _, messages = read_stream(svc, "/api/progress/pg_job_3")
+    assert [m.data["status"] for m in messages] == ["connected", "completed", "done"]

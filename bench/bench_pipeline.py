@@ -1,0 +1,136 @@
+"""Benchmark the whole offline run, POST to completed, against speech synthesis alone.
+
+Run by hand:  .venv/bin/python bench/bench_pipeline.py [--slides 10]
+
+Same run, same machine:
+  1. baseline: a fresh process loads the Piper voice and synthesizes every slide's narration
+     (exactly the text the pipeline speaks), nothing else;
+  2. the service: serve.py and worker.py (the real pipeline, a cold cache, the voice already
+     loaded as a running worker has it), one outline POSTed and its stream read to `done`.
+Reports seconds of video per second of wall time, the ratio of (2) to (1), and the worker's
+peak memory (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import Service, base_env, free_port, read_stream, request_json  # noqa: E402
+
+SENTENCES = [
+    "Every living cell needs a steady supply of energy to stay organized and alive.",
+    "Plants capture that energy directly from sunlight, using pigments packed into chloroplasts.",
+    "The light reactions split water, release oxygen, and charge up carrier molecules.",
+    "Those carriers then power the Calvin cycle, which fixes carbon dioxide into sugar.",
+    "The sugar becomes the raw material for growth, repair, and storage in the plant.",
+    "Animals, in turn, eat plants and release the stored energy through respiration.",
+    "This is why photosynthesis sits at the base of almost every food web on Earth.",
+]
+
+
+def outline(slides: int) -> list[dict]:
+    deck = []
+    for i in range(slides):
+        text = " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(4))
+        deck.append(
+            {
+                "title": f"Part {i + 1}: how energy flows",
+                "bullets": ["Light is captured", "Carbon is fixed", "Sugar is stored"],
+                "narration": text,
+            }
+        )
+    return deck
+
+
+BASELINE = """
+import json, sys, time, tempfile
+from pathlib import Path
+t0 = time.perf_counter()
+from videoforge.providers.speech import PiperSpeech
+speech = PiperSpeech()
+speech.voice()
+t1 = time.perf_counter()
+total = 0.0
+with tempfile.TemporaryDirectory() as d:
+    for i, text in enumerate(json.load(sys.stdin)):
+        total += speech.synthesize_sentences(text, Path(d) / f"{i}.wav")[0]
+t2 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "synth": t2 - t1, "audio": total}))
+"""
+
+
+def vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slides", type=int, default=10)
+    args = parser.parse_args()
+    deck = outline(args.slides)
+
+    base = subprocess.run(
+        [sys.executable, "-c", BASELINE],
+        input=json.dumps([s["narration"] for s in deck]),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    baseline = json.loads(base.stdout)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        svc = Service(Path(tmp), port, base_env(Path(tmp), port))
+        try:
+            svc.start_web()
+            worker = svc.start_worker(pipeline=None)
+            deadline = time.time() + 60
+            while "loaded Piper voice" not in svc.logs() and time.time() < deadline:
+                time.sleep(0.1)
+            started = time.perf_counter()
+            status, body = request_json(
+                svc, "POST", "/api/generate", {"topic": "Energy", "slides": deck}
+            )
+            assert status == 202, body
+            _, _, messages = read_stream(svc, body["progress_url"], timeout=600)
+            wall = time.perf_counter() - started
+            assert messages[-2].data["status"] == "completed", messages[-3:]
+            _, info = request_json(svc, "GET", f"/api/status/{body['generation_id']}")
+            peak = vm_hwm_kib(worker.pid)
+        finally:
+            svc.stop()
+
+    video = info["result"]["duration"]
+    synth = baseline["synth"]
+    rows = [
+        ("slides", args.slides),
+        ("video length (s)", f"{video:.1f}"),
+        ("speech alone: voice load (s)", f"{baseline['load']:.2f}"),
+        ("speech alone: synthesis (s)", f"{synth:.2f}"),
+        ("POST to completed (s)", f"{wall:.2f}"),
+        ("speed (s of video per s of wall time)", f"{video / wall:.1f}x realtime"),
+        ("POST to completed / speech alone", f"{wall / synth:.2f}"),
+        ("POST to completed / (speech + voice load)", f"{wall / (synth + baseline['load']):.2f}"),
+        ("worker stage timings (s)", json.dumps(info["result"]["timings"])),
+        ("worker peak RSS (MiB)", f"{peak / 1024:.0f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
