@@ -107,6 +107,8 @@ def run_reference(slides: list[Path], seconds: float, audio: Path, out: Path, si
         bitrate="5000k",
         audio_codec="aac",
         audio_bitrate="192k",
+        # moviepy writes its temporary audio into the working directory unless told not to.
+        temp_audiofile_path=str(out.parent),
         logger=None,
     )
     sound.close()
@@ -132,7 +134,7 @@ def measure(recipe: str, slides: list[Path], audio: Path, out: Path, args) -> di
     for slide in slides:
         cmd += ["--slide", str(slide)]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=out.parent)
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     figures["process_wall"] = time.perf_counter() - started
     figures["slides"] = len(slides)
@@ -184,7 +186,7 @@ def main() -> None:
                             "video_s": args.slides * per,
                             "mb": ref["mb"] * scale,
                         },
-                        f"(x{scale:g} from {n} slides)",
+                        f"(x{scale:g} from {n} slide{'s' if n != 1 else ''})",
                     )
                 )
         sound = f"speech looped from {args.speech.name}" if args.speech else "a 440 Hz tone"

@@ -162,3 +162,17 @@ def test_concurrent_claims_from_threads_never_share_a_job(store):
     for t in threads:
         t.join()
     assert len(got) == 40 and len(set(got)) == 40
+
+
+def test_recent_marks_name_each_jobs_newest_event_and_the_newest_job(store):
+    a = store.enqueue("a", REQ, 0.0)
+    b = store.enqueue("b", REQ, 0.0)
+    store.claim("w", 1.0, 30)
+    store.claim("w", 1.0, 30)
+    ea = store.report(a.id, "w", "started", 0, "x", 2.0)
+    eb = store.report(b.id, "w", "started", 0, "x", 2.0)
+    ea2 = store.report(a.id, "w", "generating_content", 10, "x", 2.0)
+    newest, marks = store.recent_marks()
+    assert newest == b.id
+    assert marks == {a.id: ea2.id, b.id: eb.id} and ea.id < ea2.id
+    assert store.recent_marks(window=1)[1] == {a.id: ea2.id}  # only the newest id in the window

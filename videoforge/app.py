@@ -19,7 +19,7 @@ from .errors import (
 )
 from .generation import Capabilities
 from .jobqueue import JobStore
-from .progress import StreamGate, StreamTiming
+from .progress import ChangeSignal, StreamGate, StreamTiming
 from .resources.files import Captions, GenerationVideo, RunFile, Video
 from .resources.generations import Generate, GenerationItem, Generations, Status
 from .resources.health import Health
@@ -130,7 +130,13 @@ def create_app(
     app.add_route("/api/generate", Generate(store, capabilities, settings.max_body_bytes, clock))
     app.add_route(
         "/api/progress/{generation_id}",
-        ProgressStream(store, timing, gate, settings.busy_retry_ms),
+        ProgressStream(
+            store,
+            timing,
+            gate,
+            settings.busy_retry_ms,
+            ChangeSignal(store, settings.change_interval),
+        ),
     )
     app.add_route("/api/status/{generation_id}", Status(store))
     app.add_route("/api/generations", Generations(store))

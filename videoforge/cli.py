@@ -64,6 +64,7 @@ def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
         threads=settings.threads,
         connection_limit=settings.connection_limit,
         channel_request_lookahead=1,
+        asyncore_use_poll=True,  # select() fails past 1024 descriptors; streams need more
         backlog=2048,
         ident="videoforge",
         clear_untrusted_proxy_headers=True,

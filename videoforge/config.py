@@ -63,6 +63,7 @@ class Settings:
     max_streams: int = 480
     # The progress stream.
     poll_interval: float = 0.5
+    change_interval: float = 0.1
     heartbeat_interval: float = 2.0
     waiting_period: float = 5.0
     stream_timeout: float = 300.0
@@ -96,6 +97,9 @@ class Settings:
             ),
             max_streams=_int(env, "VIDEOFORGE_MAX_STREAMS", cls.max_streams, 1, 100000),
             poll_interval=_float(env, "VIDEOFORGE_POLL_INTERVAL", cls.poll_interval, 0.01, 10),
+            change_interval=_float(
+                env, "VIDEOFORGE_CHANGE_INTERVAL", cls.change_interval, 0.01, 10
+            ),
             heartbeat_interval=_float(
                 env, "VIDEOFORGE_HEARTBEAT_INTERVAL", cls.heartbeat_interval, 0.05, 60
             ),

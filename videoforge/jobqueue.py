@@ -313,6 +313,23 @@ class JobStore:
             ).scalar()
         return int(value or 0)
 
+    def recent_marks(self, window: int = 1000) -> tuple[int, dict[int, int]]:
+        """Return the newest job id and, per job, its newest event id among the last window ids.
+
+        A stream whose job's mark is above the last event it sent has news; any job without
+        an entry has had no event lately. The window (rather than "ids above the last
+        maximum") catches a PostgreSQL transaction that commits a lower id after a higher one.
+        """
+        with self.db.transaction() as cur:
+            newest_job = cur.execute("SELECT COALESCE(MAX(id), 0) AS j FROM jobs").scalar()
+            rows = cur.execute(
+                "SELECT job_id, MAX(id) AS last FROM events"
+                " WHERE id > (SELECT COALESCE(MAX(id), 0) FROM events) - ?"
+                " GROUP BY job_id",
+                (window,),
+            ).all()
+        return int(newest_job), {int(r["job_id"]): int(r["last"]) for r in rows}
+
     def ping(self) -> None:
         """Run a trivial query; raises when the database cannot be reached."""
         with self.db.transaction() as cur:

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .jobqueue import Event, JobStore
 
@@ -58,11 +58,73 @@ def _event_payload(event: Event) -> dict:
     return _payload(event.status, event.progress, event.message, event.created_at)
 
 
+@dataclass(frozen=True)
+class Marks:
+    """What the change signal last saw: a version, the newest job id, newest event id per job."""
+
+    version: int = 0
+    newest_job: int = -1
+    job_events: dict[int, int] = field(default_factory=dict)
+
+
+class ChangeSignal:
+    """Watch the event log from one thread and wake the streams when it changes.
+
+    One cheap query per interval serves every stream of the process, and a stream queries
+    the database only when its own job (or, before its run exists, the job list) changed,
+    so an open stream with nothing new costs no queries. The watcher polls only while some
+    stream is waiting.
+    """
+
+    def __init__(self, store: JobStore, interval: float):
+        self.store = store
+        self.interval = interval
+        self.marks = Marks()
+        self._cond = threading.Condition()
+        self._wanted = threading.Event()
+        self._waiting = 0
+        self._started = False
+
+    def wait(self, seen: int, timeout: float) -> Marks:
+        """Return the current marks, first waiting up to timeout while their version is seen."""
+        with self._cond:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._watch, daemon=True, name="change-signal").start()
+            self._waiting += 1
+            self._wanted.set()
+            try:
+                if self.marks.version == seen:
+                    self._cond.wait(timeout)
+                return self.marks
+            finally:
+                self._waiting -= 1
+
+    def _watch(self) -> None:
+        while True:
+            self._wanted.wait()
+            try:
+                newest_job, job_events = self.store.recent_marks()
+            except Exception as exc:  # the streams' own queries report the outage
+                log.warning("change signal: cannot read the event log: %s", exc)
+                time.sleep(self.interval)
+                continue
+            with self._cond:
+                old = self.marks
+                if newest_job != old.newest_job or job_events != old.job_events:
+                    self.marks = Marks(old.version + 1, newest_job, job_events)
+                    self._cond.notify_all()
+                if self._waiting == 0:
+                    self._wanted.clear()
+            time.sleep(self.interval)
+
+
 def progress_events(
     store: JobStore,
     generation_id: str,
     timing: StreamTiming,
     *,
+    signal: ChangeSignal | None = None,
     last_event_id: int | None = None,
     disconnected: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.time,
@@ -72,18 +134,25 @@ def progress_events(
 
     Every stored event is sent once, in order, with its row id as the SSE id; synthetic
     messages (connected, waiting, heartbeats, done) carry the id of the last stored event
-    sent, so a reconnect with Last-Event-ID replays exactly the events after it.
+    sent, so a reconnect with Last-Event-ID replays exactly the events after it. With a
+    ChangeSignal the stream queries only after the event log changed; without one it queries
+    at every poll.
     """
     started = clock()
     last_id = last_event_id or 0
     yield sse(_payload("connected", 0, CONNECTED, started), last_id, retry_ms=timing.retry_ms)
     last_write = started
+    last_waiting = float("-inf")
     job = None
     latest: Event | None = None
+    # Marks are read before querying, so a change during a query wakes the next wait at once.
+    marks = signal.marks if signal else None
+    jobs_checked = -2  # the newest job id when this stream last looked for its run
+    caught_up = False  # this stream has read its run's events at least once
 
     while True:
-        now = clock()
-        if job is None:
+        if job is None and (marks is None or marks.newest_job != jobs_checked):
+            jobs_checked = marks.newest_job if marks else jobs_checked
             job = store.newest(generation_id)
             if job is not None:
                 latest = store.latest_event(job.id)
@@ -94,7 +163,10 @@ def progress_events(
                     return
                 if last_event_id is None and latest is not None:
                     last_id = 0  # a run in progress: replay its events from the start
-        if job is not None:
+        if job is not None and (
+            marks is None or not caught_up or marks.job_events.get(job.id, 0) > last_id
+        ):
+            caught_up = True
             for event in store.events_after(job.id, last_id):
                 yield sse(_event_payload(event), event.id)
                 last_id, latest, last_write = event.id, event, clock()
@@ -106,8 +178,9 @@ def progress_events(
             yield sse(_payload("done", latest.progress if latest else 0, TIMED_OUT, now), last_id)
             return
         if job is None and now - started < timing.waiting_period:
-            yield sse(_payload("waiting", 0, WAITING, now), last_id)
-            last_write = now
+            if now - last_waiting >= timing.poll_interval:
+                yield sse(_payload("waiting", 0, WAITING, now), last_id)
+                last_waiting = last_write = now
         elif now - last_write >= timing.heartbeat_interval:
             if latest is not None:
                 beat = _payload(latest.status, latest.progress, latest.message, now, heartbeat=True)
@@ -120,7 +193,10 @@ def progress_events(
         if disconnected():
             log.debug("progress stream for %s: client went away", generation_id)
             return
-        sleep(timing.poll_interval)
+        if signal is None or marks is None:
+            sleep(timing.poll_interval)
+        else:
+            marks = signal.wait(marks.version, timing.poll_interval)
 
 
 class StreamGate:

@@ -6,7 +6,7 @@ import falcon
 
 from ..generation import check_generation_id
 from ..jobqueue import JobStore
-from ..progress import GatedStream, StreamGate, StreamTiming, progress_events
+from ..progress import ChangeSignal, GatedStream, StreamGate, StreamTiming, progress_events
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
@@ -16,8 +16,16 @@ SSE_HEADERS = {
 
 
 class ProgressStream:
-    def __init__(self, store: JobStore, timing: StreamTiming, gate: StreamGate, busy_retry_ms: int):
+    def __init__(
+        self,
+        store: JobStore,
+        timing: StreamTiming,
+        gate: StreamGate,
+        busy_retry_ms: int,
+        signal: ChangeSignal | None = None,
+    ):
         self.store = store
+        self.signal = signal
         self.timing = timing
         self.gate = gate
         self.busy_retry_ms = busy_retry_ms
@@ -38,6 +46,7 @@ class ProgressStream:
                 self.store,
                 generation_id,
                 self.timing,
+                signal=self.signal,
                 last_event_id=last_event_id,
                 disconnected=disconnected,
             )
