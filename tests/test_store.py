@@ -176,3 +176,14 @@ def test_recent_marks_name_each_jobs_newest_event_and_the_newest_job(store):
     assert newest == b.id
     assert marks == {a.id: ea2.id, b.id: eb.id} and ea.id < ea2.id
     assert store.recent_marks(window=1)[1] == {a.id: ea2.id}  # only the newest id in the window
+
+
+def test_usage_is_stored_whether_a_run_completes_or_fails(store):
+    store.enqueue("a", REQ, 0.0)
+    store.enqueue("b", REQ, 0.0)
+    a = store.claim("w", 1.0, 30)
+    b = store.claim("w", 1.0, 30)
+    assert store.complete(a.id, "w", {}, 2.0, {"prompt_tokens": 5})
+    assert store.fail(b.id, "w", "boom", 2.0, retry=False, usage={"speech_characters": 9}) == "error"
+    assert store.get(a.id).usage == {"prompt_tokens": 5}
+    assert store.get(b.id).usage == {"speech_characters": 9}

@@ -33,6 +33,7 @@ class Job:
     finished_at: float | None
     error: str | None
     result: dict[str, Any] | None
+    usage: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
@@ -49,6 +50,7 @@ class Job:
             finished_at=row["finished_at"],
             error=row["error"],
             result=json.loads(row["result"]) if row["result"] else None,
+            usage=json.loads(row["usage"]) if row.get("usage") else None,
         )
 
     @property
@@ -83,7 +85,7 @@ class Event:
 
 _JOB_COLUMNS = (
     "id, generation_id, status, request, attempts, worker_id, lease_expires_at,"
-    " created_at, started_at, finished_at, error, result"
+    " created_at, started_at, finished_at, error, result, usage"
 )
 _EVENT_COLUMNS = "id, job_id, status, progress, message, created_at"
 
@@ -247,7 +249,16 @@ class JobStore:
             self._insert_event(cur, job_id, "completed", 100, COMPLETED_MESSAGE, now)
             return True
 
-    def fail(self, job_id: int, worker_id: str, message: str, now: float, *, retry: bool) -> str:
+    def fail(
+        self,
+        job_id: int,
+        worker_id: str,
+        message: str,
+        now: float,
+        *,
+        retry: bool,
+        usage: dict[str, Any] | None = None,
+    ) -> str:
         """End a running job in error, or queue it again when retry is allowed and attempts remain.
 
         Returns the job's new status ('error', 'queued'), or '' when the job was not ours.
@@ -262,14 +273,14 @@ class JobStore:
             if retry and row["attempts"] < self.max_attempts:
                 cur.execute(
                     "UPDATE jobs SET status = 'queued', worker_id = NULL,"
-                    " lease_expires_at = NULL, error = ? WHERE id = ?",
-                    (message, job_id),
+                    " lease_expires_at = NULL, error = ?, usage = ? WHERE id = ?",
+                    (message, _json_or_none(usage), job_id),
                 )
                 return "queued"
             cur.execute(
-                "UPDATE jobs SET status = 'error', error = ?, finished_at = ?,"
+                "UPDATE jobs SET status = 'error', error = ?, usage = ?, finished_at = ?,"
                 " lease_expires_at = NULL WHERE id = ?",
-                (message, now, job_id),
+                (message, _json_or_none(usage), now, job_id),
             )
             self._insert_event(cur, job_id, "error", 0, message, now)
             return "error"
@@ -345,3 +356,7 @@ class JobStore:
             (job_id, status, int(progress), message, now),
         ).one()
         return Event.from_row(row)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return json.dumps(value) if value is not None else None

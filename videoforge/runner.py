@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import Cancelled, Retryable, StageError, VideoforgeError
 from .jobqueue import Job, JobStore
 from .pipeline import Pipeline
+from .providers.base import Usage
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class _Reporter:
         self.lost = lost
         self.floor = floor
         self.stage = "started"
+        # What the run consumes from paid services, carried over from earlier attempts.
+        self.usage = Usage.from_dict(job.usage)
 
     def __call__(self, status: str, progress: int, message: str) -> None:
         if self.lost.is_set():
@@ -131,7 +134,8 @@ class Worker:
             workdir = self.runs_dir / str(job.id)
             workdir.mkdir(parents=True, exist_ok=True)
             result = self.pipeline.run(job, reporter, workdir)
-            if self.store.complete(job.id, self.worker_id, result, self.clock()):
+            usage = reporter.usage.as_dict()
+            if self.store.complete(job.id, self.worker_id, result, self.clock(), usage):
                 log.info("job %s (%s): completed", job.id, job.generation_id)
                 return "completed"
             log.warning("job %s: finished, but it was no longer ours to complete", job.id)
@@ -153,7 +157,14 @@ class Worker:
                 message,
                 exc_info=not isinstance(exc, VideoforgeError),
             )
-            return self.store.fail(job.id, self.worker_id, message, self.clock(), retry=retry)
+            return self.store.fail(
+                job.id,
+                self.worker_id,
+                message,
+                self.clock(),
+                retry=retry,
+                usage=reporter.usage.as_dict(),
+            )
         finally:
             finished.set()
             renewer.join(timeout=5)

@@ -1,19 +1,24 @@
 """The generation pipeline behind one small seam: a job in, progress reports out.
 
 The worker calls ``pipeline.run(job, report, workdir)``; ``report(status, progress, message)``
-records a progress event (and raises when the job was cancelled or the worker is stopping);
-``run`` returns the result to store with the completed job.
+records a progress event (and raises when the job was cancelled or the worker is stopping),
+and ``report.usage`` counts what the run consumes from paid services (stored with the job,
+whether it completes or fails); ``run`` returns the result to store with the completed job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..jobqueue import Job
+from ..providers.base import Usage
 
-Report = Callable[[str, int, str], None]
+
+class Report(Protocol):
+    usage: Usage
+
+    def __call__(self, status: str, progress: int, message: str) -> None: ...
 
 
 class Pipeline(Protocol):

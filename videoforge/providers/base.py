@@ -74,6 +74,12 @@ class Usage:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + int(amount))
 
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Usage:
+        """Rebuild counters stored by as_dict (ignoring derived and unknown keys)."""
+        names = ("prompt_tokens", "completion_tokens", "speech_characters", "images", "requests")
+        return cls(**{k: int(v) for k, v in (data or {}).items() if k in names})
+
     def as_dict(self) -> dict[str, int]:
         return {
             "prompt_tokens": self.prompt_tokens,

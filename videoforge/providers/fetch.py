@@ -235,7 +235,7 @@ class SafeFetcher:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise FetchError(f"malformed URL {url!r}: {exc}") from None
+            raise FetchError(f"malformed URL: {exc}") from None
         scheme = parts.scheme.lower()
         if scheme not in self.schemes:
             allowed = ", ".join(sorted(self.schemes))
@@ -244,7 +244,7 @@ class SafeFetcher:
             raise FetchError("URLs with user information (user@host) are not allowed")
         host = (parts.hostname or "").lower()
         if not host:
-            raise FetchError(f"URL {url!r} has no host")
+            raise FetchError("URL has no host")
         if host not in self.allowed_hosts:
             raise FetchError(
                 f"host {host!r} is not in the allowed hosts; add it to the source's host list "
@@ -343,8 +343,8 @@ class SafeFetcher:
                 return status, response_headers, b""
             body = self._read_body(response, sock, url, deadline)
             return status, response_headers, body
-        except (http.client.HTTPException, OSError) as exc:
-            if isinstance(exc, TimeoutError | socket.timeout):
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            if isinstance(exc, TimeoutError):
                 raise FetchError(f"timed out reading from {_safe_url(url)}") from None
             raise FetchError(f"request to {_safe_url(url)} failed: {exc}") from None
         finally:

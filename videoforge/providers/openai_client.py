@@ -98,7 +98,9 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         start = 0
         while (found := text.find(head, start)) >= 0:
             end = found + _MIN_PREFIX
-            while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            while (
+                end < len(text) and end - found < len(secret) and text[end] == secret[end - found]
+            ):
                 end += 1
             parts.append(text[start:found])
             parts.append("***")

@@ -30,6 +30,8 @@ def run_summary(job: Job, latest: dict | None = None) -> dict:
     }
     if job.result:
         summary["result"] = job.result
+    if job.usage:
+        summary["usage"] = job.usage
     if latest is not None:
         summary["latest"] = latest
     return summary
