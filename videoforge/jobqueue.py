@@ -236,13 +236,20 @@ class JobStore:
                 return None
             return self._insert_event(cur, job_id, status, progress, message, now)
 
-    def complete(self, job_id: int, worker_id: str, result: dict[str, Any], now: float) -> bool:
+    def complete(
+        self,
+        job_id: int,
+        worker_id: str,
+        result: dict[str, Any],
+        now: float,
+        usage: dict[str, Any] | None = None,
+    ) -> bool:
         """Mark a running job completed and append the completed event, atomically."""
         with self.db.transaction(write=True) as cur:
             cur.execute(
-                "UPDATE jobs SET status = 'completed', result = ?, finished_at = ?,"
+                "UPDATE jobs SET status = 'completed', result = ?, usage = ?, finished_at = ?,"
                 " lease_expires_at = NULL WHERE id = ? AND worker_id = ? AND status = 'running'",
-                (json.dumps(result), now, job_id, worker_id),
+                (json.dumps(result), _json_or_none(usage), now, job_id, worker_id),
             )
             if cur.rowcount != 1:
                 return False
