@@ -540,17 +540,24 @@ def _boundaries_ms(segments: Sequence[Segment], total: float) -> list[int]:
     return bounds
 
 
-def _fit_filter(size: Size) -> str:
-    """Scale into `size` keeping the aspect ratio, pad with black, convert to yuv420p.
+def color_matrix_for(size: Size) -> tuple[str, str]:
+    """Pick the YUV matrix for `size`: (swscale name, H.264 tag), BT.709 from 720 lines up.
 
-    The BT.601 matrix (tagged as such) is deliberate: headless Chromium's software decoder
-    ignores the tag and uses BT.601, so BT.709 slides came out visibly shifted there
-    (red 230,20,20 read back as 212,0,23); tag-honouring players decode either correctly.
+    Decoders that honour the tag are right either way, but Chromium's software path ignores
+    it and guesses from the height (measured: 718 lines and below BT.601, 720 and up
+    BT.709, whatever the width); a wrong guess turns red 230,20,20 into 212,0,23 or
+    248,41,21. Following the same rule keeps colours right there too.
     """
+    return ("bt709", "bt709") if size.height >= 720 else ("bt601", "smpte170m")
+
+
+def _fit_filter(size: Size) -> str:
+    """Scale into `size` keeping the aspect ratio, pad with black, convert to yuv420p."""
     w, h = size.width, size.height
+    matrix, _ = color_matrix_for(size)
     return (
         f"scale={w}:{h}:force_original_aspect_ratio=decrease"
-        ":out_color_matrix=bt601:out_range=tv"
+        f":out_color_matrix={matrix}:out_range=tv"
         f",pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
     )
 
@@ -661,7 +668,7 @@ def compose_argv(
         # No B-frames: a slide is one frame anyway, and without reordering the packet
         # times are the display times (no composition offsets or video edit list).
         "-bf", "0",
-        "-colorspace", "smpte170m", "-color_range", "tv",
+        "-colorspace", color_matrix_for(size)[1], "-color_range", "tv",
         # Keep every frame's own timestamp: `-r N` would move slide changes onto a grid.
         "-fps_mode", "passthrough",
         "-force_key_frames", keyframes,

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .jobqueue import Event, JobStore
@@ -84,6 +85,29 @@ class ChangeSignal:
         self._wanted = threading.Event()
         self._waiting = 0
         self._started = False
+        self._shared: dict[tuple[int, int], Future] = {}
+        self._shared_version = -1
+        self._shared_lock = threading.Lock()
+
+    def events_after(self, job_id: int, after_id: int, version: int) -> list[Event]:
+        """Read a job's events after an id once per change, however many streams ask.
+
+        Streams that follow the same run wake together on the same change and ask the same
+        question; the first one queries and the others share its answer.
+        """
+        with self._shared_lock:
+            if version != self._shared_version:
+                self._shared, self._shared_version = {}, version
+            future = self._shared.get((job_id, after_id))
+            owner = future is None
+            if owner:
+                future = self._shared[(job_id, after_id)] = Future()
+        if owner:
+            try:
+                future.set_result(self.store.events_after(job_id, after_id))
+            except Exception as exc:
+                future.set_exception(exc)
+        return future.result()
 
     def wait(self, seen: int, timeout: float) -> Marks:
         """Return the current marks, first waiting up to timeout while their version is seen."""
@@ -167,7 +191,11 @@ def progress_events(
             marks is None or not caught_up or marks.job_events.get(job.id, 0) > last_id
         ):
             caught_up = True
-            for event in store.events_after(job.id, last_id):
+            if signal is None or marks is None:
+                events = store.events_after(job.id, last_id)
+            else:
+                events = signal.events_after(job.id, last_id, marks.version)
+            for event in events:
                 yield sse(_event_payload(event), event.id)
                 last_id, latest, last_write = event.id, event, clock()
                 if event.terminal:
