@@ -12,7 +12,7 @@ from videoforge.pipeline.outline import (
     parse_outline,
     strip_inline_markdown,
 )
-from videoforge.providers.speech import split_sentences
+from videoforge.text import split_sentences
 
 # --- parse_outline -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from videoforge.errors import InvalidRequest
 from videoforge.pipeline.model import Slide
-from videoforge.providers.speech import split_sentences
+from videoforge.text import split_sentences
 
 logger = logging.getLogger(__name__)
 

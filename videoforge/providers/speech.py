@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 import wave
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from videoforge.errors import ProviderError
+from videoforge.text import split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +22,6 @@ _LANGUAGE_ALIASES = {
     "en-us": "english",
     "en_us": "english",
 }
-
-# Words that end with a full stop without ending the sentence.
-_ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "cf", "fig", "approx"}
-)
-_BOUNDARY = re.compile(r"([.!?\u2026]+)[\"'\u201d\u2019)\]]*\s+")
-_BLANK_LINE = re.compile(r"\n\s*\n")
 
 
 class SpeechProvider(Protocol):
@@ -56,34 +49,6 @@ def normalize_language(name: str) -> str:
     """
     key = name.strip().casefold()
     return _LANGUAGE_ALIASES.get(key, key)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences, keeping each sentence's punctuation.
-
-    A sentence ends at ".", "!", "?" or "…" followed by whitespace, unless the next word starts
-    in lower case, or the full stop closes a known abbreviation ("Dr.", "e.g.") or an initial
-    ("J."). A blank line always ends a sentence. Whitespace inside a sentence is collapsed.
-    """
-    sentences: list[str] = []
-    for paragraph in _BLANK_LINE.split(text):
-        flat = " ".join(paragraph.split())
-        start = 0
-        for match in _BOUNDARY.finditer(flat):
-            following = flat[match.end() : match.end() + 1]
-            if following.islower():
-                continue
-            if match.group(1) == ".":
-                word = flat[start : match.start()].rsplit(" ", 1)[-1].lstrip("\"'(\u201c\u2018[")
-                word = word.lower()
-                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                    continue
-            sentences.append(flat[start : match.end()].strip())
-            start = match.end()
-        rest = flat[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return sentences
 
 
 # Loaded voices, shared by every PiperSpeech of the process (a voice is ~60 MB and ~1 s to load).
