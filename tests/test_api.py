@@ -23,7 +23,7 @@ def settings(tmp_path):
 def client(settings, tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'api.db'}")
     db.migrate()
-    app = create_app(settings, JobStore(db), capabilities=Capabilities(languages=("english",)))
+    app = create_app(settings, JobStore(db), capabilities=Capabilities())
     return falcon.testing.TestClient(app)
 
 
@@ -65,9 +65,22 @@ def test_topic_alone_without_a_model_is_422_saying_what_to_configure(client):
     assert "OPENAI_API_KEY" in resp.json["detail"] and "slides" in resp.json["detail"]
 
 
-def test_unknown_language_is_422_naming_the_available_ones(client):
+def test_a_language_no_voice_speaks_is_422_saying_how_to_add_one(client):
     resp = client.simulate_post("/api/generate", json={"slides": OUTLINE, "language": "klingon"})
-    assert resp.status_code == 422 and "english" in resp.json["detail"]
+    assert resp.status_code == 422
+    assert "klingon" in resp.json["detail"] and "VIDEOFORGE_PIPER_VOICE" in resp.json["detail"]
+
+
+def test_voices_lists_the_offline_voice_as_default(client):
+    resp = client.simulate_get("/api/voices")
+    assert resp.status_code == 200
+    (voice,) = resp.json["voices"]
+    assert voice["id"] == "piper:en_US-joe-medium" and voice["default"] is True
+
+
+def test_an_unknown_voice_is_400(client):
+    resp = client.simulate_post("/api/generate", json={"slides": OUTLINE, "voice": "nobody"})
+    assert resp.status_code == 400 and "/api/voices" in resp.json["detail"]
 
 
 def test_oversized_body_is_413(client):

@@ -38,21 +38,19 @@ def test_outline_slides_are_numbered_trimmed_and_keep_their_fields():
     assert slides[1].animation == {"type": "zoom"}
 
 
-def test_outline_without_narration_speaks_title_and_bullets_as_sentences():
-    (slide,) = parse_outline(
-        [{"title": "Why tests", "bullets": ["fast feedback", "- safer changes:", "**bold** move"]}]
-    )
-    assert slide.narration == "Why tests. Fast feedback. Safer changes. Bold move."
+def test_narrate_speaks_title_and_bullets_as_sentences():
+    bullets = ["fast feedback", "- safer changes:", "**bold** move"]
+    assert narrate("Why tests", bullets) == "Why tests. Fast feedback. Safer changes. Bold move."
 
 
-def test_outline_blank_or_null_narration_is_generated():
+def test_outline_blank_or_null_narration_is_left_for_the_scripts_stage():
     slides = parse_outline(
         [
             {"title": "A", "bullets": ["b"], "narration": "   "},
             {"title": "C", "bullets": [], "narration": None},
         ]
     )
-    assert [s.narration for s in slides] == ["A. B.", "C."]
+    assert [s.narration for s in slides] == ["", ""]
 
 
 def test_narrate_keeps_existing_end_marks():

@@ -21,7 +21,7 @@ from .generation import Capabilities
 from .jobqueue import JobStore
 from .progress import ChangeSignal, StreamGate, StreamTiming
 from .resources.files import Captions, GenerationVideo, RunFile, Video
-from .resources.generations import Generate, GenerationItem, Generations, Status
+from .resources.generations import Generate, GenerationItem, Generations, Status, Voices
 from .resources.health import Health
 from .resources.progress import ProgressStream
 
@@ -139,6 +139,7 @@ def create_app(
         ),
     )
     app.add_route("/api/status/{generation_id}", Status(store))
+    app.add_route("/api/voices", Voices(capabilities))
     app.add_route("/api/generations", Generations(store))
     app.add_route("/api/generations/{generation_id}", GenerationItem(store, clock))
     app.add_route(

@@ -37,12 +37,12 @@ def _setup(settings: Settings) -> tuple[Database, JobStore]:
 
 def capabilities_for(settings: Settings) -> Capabilities:
     """Say what this deployment can do, from its settings and voice files (no model is loaded)."""
-    from pathlib import Path
+    from .providers.registry import voices
 
-    from .providers.speech import PiperSpeech
-
-    voice = PiperSpeech(Path(settings.piper_voice_path) if settings.piper_voice_path else None)
-    return Capabilities(text_model=False, languages=tuple(sorted(voice.languages)))
+    found, default = voices(settings)
+    return Capabilities(
+        text_model=settings.text_model_configured, voices=tuple(found), default_voice=default
+    )
 
 
 def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import VideoforgeError
@@ -39,6 +39,13 @@ def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None:
@@ -51,10 +58,10 @@ class Settings:
     """Everything configurable; see the README's Configuration table."""
 
     data_dir: Path = Path("data")
-    database_url: str = ""  # empty: sqlite file data_dir/videoforge.db
+    database_url: str = field(default="", repr=False)  # empty: SQLite in data_dir
     host: str = "127.0.0.1"
     port: int = 8000
-    api_token: str = ""
+    api_token: str = field(default="", repr=False)
     cors_origins: tuple[str, ...] = ("http://localhost:5173",)
     max_body_bytes: int = 1024 * 1024
     # Waitress sizing: each open progress stream holds one thread.
@@ -75,6 +82,29 @@ class Settings:
     worker_poll_interval: float = 0.5
     # Media.
     piper_voice_path: str = ""
+    media_library: str = ""
+    image_sources: tuple[str, ...] = (
+        "library",
+        "openverse",
+        "wikimedia",
+        "unsplash",
+        "pexels",
+        "openai",
+    )
+    unsplash_access_key: str = field(default="", repr=False)
+    pexels_api_key: str = field(default="", repr=False)
+    # Any OpenAI-compatible service (OpenAI, Ollama, llama.cpp, vLLM, LM Studio).
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    text_model: str = "gpt-4o-mini"
+    speech: str = (
+        "auto"  # auto: the service's speech when a key is set, else Piper; or piper, openai
+    )
+    speech_model: str = "gpt-4o-mini-tts"
+    speech_voice: str = "alloy"
+    image_model: str = ""
+    openai_timeout: float = 60.0
+    openai_retries: int = 4
     log_level: str = "INFO"
 
     @classmethod
@@ -113,6 +143,19 @@ class Settings:
                 env, "VIDEOFORGE_WORKER_POLL_INTERVAL", cls.worker_poll_interval, 0.01, 60
             ),
             piper_voice_path=env.get("VIDEOFORGE_PIPER_VOICE", "").strip(),
+            media_library=env.get("VIDEOFORGE_MEDIA_LIBRARY", "").strip(),
+            image_sources=_list(env, "VIDEOFORGE_IMAGE_SOURCES", cls.image_sources),
+            unsplash_access_key=env.get("UNSPLASH_ACCESS_KEY", "").strip(),
+            pexels_api_key=env.get("PEXELS_API_KEY", "").strip(),
+            openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
+            openai_base_url=env.get("OPENAI_BASE_URL", "").strip(),
+            text_model=env.get("VIDEOFORGE_TEXT_MODEL", "").strip() or cls.text_model,
+            speech=_choice(env, "VIDEOFORGE_SPEECH", cls.speech, ("auto", "piper", "openai")),
+            speech_model=env.get("VIDEOFORGE_SPEECH_MODEL", "").strip() or cls.speech_model,
+            speech_voice=env.get("VIDEOFORGE_SPEECH_VOICE", "").strip() or cls.speech_voice,
+            image_model=env.get("VIDEOFORGE_IMAGE_MODEL", "").strip(),
+            openai_timeout=_float(env, "VIDEOFORGE_OPENAI_TIMEOUT", cls.openai_timeout, 1, 3600),
+            openai_retries=_int(env, "VIDEOFORGE_OPENAI_RETRIES", cls.openai_retries, 0, 20),
             log_level=(env.get("VIDEOFORGE_LOG_LEVEL", "").strip() or "INFO").upper(),
         )
 
@@ -126,6 +169,29 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'videoforge.db').resolve()}"
+
+    @property
+    def text_model_configured(self) -> bool:
+        """Say whether a language model is configured (a key, or a local server's base URL)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def cloud_speech(self) -> bool:
+        """Say whether narration is spoken by the service's audio/speech endpoint."""
+        if self.speech == "openai":
+            return True
+        return self.speech == "auto" and bool(self.openai_api_key)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Return the configured secrets, which must never reach a log, event or response."""
+        values = (
+            self.openai_api_key,
+            self.unsplash_access_key,
+            self.pexels_api_key,
+            self.api_token,
+        )
+        return tuple(v for v in values if v)
 
     @property
     def runs_dir(self) -> Path:

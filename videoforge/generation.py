@@ -12,7 +12,7 @@ from .pipeline.model import SUPPORTED_SIZES, Size, Slide
 
 ID_LENGTH = 29
 TONES = ("formal", "casual", "storytelling")
-FIELDS = ("topic", "num_slides", "language", "tone", "slides", "source_text", "size")
+FIELDS = ("topic", "num_slides", "language", "tone", "slides", "source_text", "size", "voice")
 MAX_TOPIC = 1000
 MAX_SOURCE_TEXT = 200_000
 _ID_PATTERN = re.compile(r"^[\w-]{1,64}$")
@@ -42,11 +42,27 @@ def check_generation_id(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    languages: tuple[str, ...] | None = ("english",)  # None: any language
+
+    def speaks(self, language: str) -> bool:
+        return self.languages is None or language in self.languages
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What this deployment can do, so requests are refused at POST time rather than failing later."""
 
     text_model: bool = False
-    languages: tuple[str, ...] = ("english",)
+    voices: tuple[VoiceInfo, ...] = (VoiceInfo("piper:en_US-joe-medium"),)
+    default_voice: str = "piper:en_US-joe-medium"
+
+    def voice(self, voice_id: str) -> VoiceInfo | None:
+        for voice in self.voices:
+            if voice.id == voice_id or voice.id.partition(":")[2] == voice_id:
+                return voice
+        return None
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class GenerationRequest:
     language: str = "english"
     tone: str = "formal"
     size: str = "1920x1080"
+    voice: str = ""
     slides: tuple[Slide, ...] = field(default_factory=tuple)
     source_text: str | None = None
 
@@ -133,11 +150,24 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
     if not isinstance(language, str) or not language.strip() or len(language) > 40:
         raise InvalidRequest("'language' must be a language name such as 'english'")
     language = normalize_language(language)
-    if language not in capabilities.languages:
+    voice_id = body.get("voice") or capabilities.default_voice
+    if not isinstance(voice_id, str):
+        raise InvalidRequest("'voice' must be a voice id from GET /api/voices")
+    voice = capabilities.voice(voice_id)
+    if voice is None:
+        raise InvalidRequest(
+            f"unknown voice {voice_id!r}; GET /api/voices lists the available ones"
+        )
+    if not voice.speaks(language):
+        speakers = [v.id for v in capabilities.voices if v.speaks(language)]
         raise Unprocessable(
-            f"no voice is available for language {language!r}; available: "
-            f"{', '.join(capabilities.languages)}. Set VIDEOFORGE_PIPER_VOICE to a Piper voice"
-            " file for that language, or configure a speech model (OPENAI_API_KEY)"
+            f"voice {voice.id!r} does not speak {language!r}"
+            + (
+                f"; voices that do: {', '.join(speakers)}"
+                if speakers
+                else "; no voice here does. Set VIDEOFORGE_PIPER_VOICE to a Piper voice file for that"
+                " language, or configure a speech service (OPENAI_API_KEY)"
+            )
         )
 
     size = body.get("size", "1920x1080")
@@ -160,6 +190,7 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         language=language,
         tone=tone,
         size=size,
+        voice=voice.id,
         slides=tuple(slides),
         source_text=source_text,
     )

@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cache import Cache
 from ..config import Settings
@@ -23,12 +23,18 @@ from ..errors import StageError
 from ..generation import GenerationRequest
 from ..jobqueue import Job
 from ..media import compose_video, wav_duration
-from ..providers.speech import PiperSpeech, SpeechProvider
+from ..providers.base import Usage
+from ..providers.speech import SpeechProvider
 from . import Report
 from .audio import combine_audio
-from .captions import write_srt, write_vtt
+from .captions import sentence_cues, write_srt, write_vtt
 from .model import Cue, Narration, Segment, Size, Slide
+from .outline import narrate as narrate_outline
 from .slides import render_slide
+
+if TYPE_CHECKING:
+    from ..providers.llm import TextModel
+    from ..providers.registry import SpeechProviders
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +42,41 @@ RENDER_VERSION = "slides-1"  # bump when the slide look changes, so cached image
 PAUSE, LEAD_IN, TAIL = 0.6, 0.3, 0.5
 
 
-def write_slides(request: GenerationRequest) -> list[Slide]:
-    """Return the deck for a request: its outline or parsed document, numbered from 1."""
-    if not request.slides:
+def write_slides(
+    request: GenerationRequest, text_model: TextModel | None, usage: Usage
+) -> list[Slide]:
+    """Return the deck: the request's outline or document, or one the language model writes."""
+    if request.slides:
+        slides = list(request.slides)
+    elif text_model is not None:
+        slides = text_model.write_deck(
+            topic=request.topic,
+            num_slides=request.num_slides,
+            language=request.language,
+            tone=request.tone,
+            usage=usage,
+        )
+    else:
         raise StageError(
             "generating_content",
             "the request has no outline or document, and no language model is configured",
         )
-    return [
-        Slide(
-            slide_number=i,
-            title=s.title,
-            bullets=tuple(s.bullets),
-            narration=s.narration,
-            image=s.image,
-            animation=s.animation,
+    return [replace(s, slide_number=i) for i, s in enumerate(slides, start=1)]
+
+
+def write_scripts(
+    slides: list[Slide], request: GenerationRequest, text_model: TextModel | None, usage: Usage
+) -> list[Slide]:
+    """Give every slide its narration: the model writes what is missing, or the slide's own words are spoken."""
+    if all(s.narration.strip() for s in slides):
+        return slides
+    if text_model is not None:
+        return text_model.write_narration(
+            slides, topic=request.topic, language=request.language, tone=request.tone, usage=usage
         )
-        for i, s in enumerate(request.slides, start=1)
+    return [
+        s if s.narration.strip() else replace(s, narration=narrate_outline(s.title, s.bullets))
+        for s in slides
     ]
 
 
@@ -67,8 +91,10 @@ def narrate(slide: Slide, speech: SpeechProvider, cache: Cache) -> tuple[Narrati
     def make(out: Path) -> None:
         if hasattr(speech, "synthesize_sentences"):
             _, sentences = speech.synthesize_sentences(slide.narration, out)
-        else:
-            sentences = [(slide.narration, 0.0, speech.synthesize(slide.narration, out))]
+        else:  # no per-sentence audio: time the sentences by their length
+            duration = speech.synthesize(slide.narration, out)
+            cues = sentence_cues(slide.narration, duration, 0.0)
+            sentences = [(c.text, c.start, c.end) for c in cues]
         cues = out.with_name(out.name + ".cues.json")
         cues.write_text(json.dumps(sentences), encoding="utf-8")
         cache.put(key, ".cues.json", cues)
@@ -177,11 +203,27 @@ def _progress(lo: int, hi: int, done: int, total: int) -> int:
 class GenerationPipeline:
     """Runs one job's stages and reports the contract's milestones."""
 
-    def __init__(self, settings: Settings, speech: SpeechProvider, cache: Cache):
+    def __init__(
+        self,
+        settings: Settings,
+        voices: SpeechProviders,
+        cache: Cache,
+        *,
+        text_model: TextModel | None = None,
+        default_voice: str = "",
+    ):
         self.settings = settings
-        self.speech = speech
+        self.voices = voices
         self.cache = cache
+        self.text_model = text_model
+        self.default_voice = default_voice
         self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+
+    def speech_for(self, request: GenerationRequest, usage: Usage) -> SpeechProvider:
+        speech = self.voices.get(request.voice or self.default_voice)
+        if hasattr(speech, "with_usage"):
+            speech = speech.with_usage(usage)
+        return speech
 
     def run(self, job: Job, report: Report, workdir: Path) -> dict[str, Any]:
         request = GenerationRequest.from_json(job.request)
@@ -192,7 +234,7 @@ class GenerationPipeline:
 
         t = clock()
         report("generating_content", 10, "📝 Generating presentation content...")
-        slides = write_slides(request)
+        slides = write_slides(request, self.text_model, report.usage)
         n = len(slides)
         _write_json(workdir / "content.json", content_json(gid, request, slides))
         # Visuals do not depend on speech: start them now, report them in order later.
@@ -200,7 +242,9 @@ class GenerationPipeline:
             self.renderer.submit(render, s, n, size, self.cache) for s in slides
         ]
         report("generating_scripts", 20, "📜 Generating voice scripts...")
+        slides = write_scripts(slides, request, self.text_model, report.usage)
         _write_json(workdir / "script.json", script_json(gid, slides, None))
+        speech = self.speech_for(request, report.usage)
         timings["content_and_scripts"] = clock() - t
 
         t = clock()
@@ -213,7 +257,7 @@ class GenerationPipeline:
                 _progress(30, 47, i, n),
                 f"🎤 Generating audio for slide {i + 1}/{n}...",
             )
-            narration, hit = narrate(slide, self.speech, self.cache)
+            narration, hit = narrate(slide, speech, self.cache)
             synthesized += not hit
             narrations.append(narration)
             report(
@@ -279,20 +323,27 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
 
 
-_preload_lock = threading.Lock()
-
-
 def make_pipeline(settings: Settings) -> GenerationPipeline:
-    """Build the offline pipeline and warm its voice in the background (once per process)."""
-    voice_path = Path(settings.piper_voice_path) if settings.piper_voice_path else None
-    speech = PiperSpeech(voice_path)
-    threading.Thread(target=_warm, args=(speech,), daemon=True, name="voice-warmup").start()
-    return GenerationPipeline(settings, speech, Cache(settings.cache_dir))
+    """Build the pipeline the settings describe; warm the offline voice in the background."""
+    from ..providers.registry import SpeechProviders, text_model, voices
+
+    _, default_voice = voices(settings)
+    speakers = SpeechProviders(settings)
+    if default_voice.startswith("piper:"):
+        threading.Thread(
+            target=_warm, args=(speakers, default_voice), daemon=True, name="voice-warmup"
+        ).start()
+    return GenerationPipeline(
+        settings,
+        speakers,
+        Cache(settings.cache_dir),
+        text_model=text_model(settings),
+        default_voice=default_voice,
+    )
 
 
-def _warm(speech: PiperSpeech) -> None:
-    with _preload_lock:
-        try:
-            speech.voice()
-        except Exception:
-            log.exception("could not load the Piper voice; jobs will report the cause")
+def _warm(speakers: SpeechProviders, voice_id: str) -> None:
+    try:
+        speakers.get(voice_id).voice()
+    except Exception:
+        log.exception("could not load the Piper voice; jobs will report the cause")

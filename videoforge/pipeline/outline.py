@@ -66,8 +66,9 @@ def parse_outline(slides: object) -> list[Slide]:
     Each slide is {"title": str, "bullets": [str, ...], "narration"?: str, "image"?: str,
     "animation"?: object}: 1 to 30 slides, a title of 1 to 200 characters after trimming,
     up to 12 non-empty bullets of up to 500 characters, narration up to 5000 characters.
-    Optional fields may be null. A slide without narration gets one spoken from its title
-    and bullets. Raises InvalidRequest naming the path of the first problem found.
+    Optional fields may be null. A slide without narration keeps it empty: the scripts stage
+    has a language model write it, or speaks the title and bullets (narrate()). Raises
+    InvalidRequest naming the path of the first problem found.
     """
     if not isinstance(slides, list):
         raise InvalidRequest("slides must be a list of slide objects")
@@ -116,8 +117,7 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
                 f"{where}.narration is {len(narration)} characters; at most {MAX_NARRATION} "
                 "are allowed"
             )
-    if not narration:
-        narration = narrate(title, bullets)
+    narration = narration or ""  # empty: the scripts stage writes it (model or narrate())
 
     image = item.get("image")
     if image is not None:

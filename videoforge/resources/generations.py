@@ -124,3 +124,25 @@ class Status:
         resp.media = (
             latest | run_summary(job) | {"status": latest["status"], "run_status": job.status}
         )
+
+
+class Voices:
+    """GET /api/voices: the voices a request may name, and the default."""
+
+    def __init__(self, capabilities: Capabilities):
+        self.capabilities = capabilities
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        default = self.capabilities.default_voice
+        resp.media = {
+            "default": default,
+            "voices": [
+                {
+                    "id": v.id,
+                    "provider": v.id.partition(":")[0],
+                    "languages": list(v.languages) if v.languages is not None else "any",
+                    "default": v.id == default,
+                }
+                for v in self.capabilities.voices
+            ],
+        }
