@@ -164,7 +164,8 @@ class SafeFetcher:
         self.resolver = resolver
         self.address_allowed = address_allowed
         self.schemes = frozenset(s.lower() for s in schemes)
-        self.ssl_context = ssl_context
+        # Built here rather than per request: loading the CA store is not free.
+        self.ssl_context = ssl_context or ssl.create_default_context()
         self.user_agent = user_agent
 
     # --- public ---------------------------------------------------------------------------
@@ -185,9 +186,11 @@ class SafeFetcher:
             if status in _REDIRECTS:
                 location = response_headers.get("location")
                 if not location:
-                    raise FetchError(f"{status} redirect without a Location from {current}")
+                    raise FetchError(
+                        f"{status} redirect without a Location from {_safe_url(current)}"
+                    )
                 current = urljoin(current, location)
-                logger.debug("redirect %s of %s -> %s", hop + 1, url, current)
+                logger.debug("redirect %s: %s -> %s", hop + 1, _safe_url(url), _safe_url(current))
                 continue
             if not 200 <= status < 300:
                 raise FetchError(f"HTTP {status} from {_safe_url(current)}", status=status)
@@ -303,9 +306,8 @@ class SafeFetcher:
                 continue
             if scheme != "https":
                 return sock
-            context = self.ssl_context or ssl.create_default_context()
             try:
-                return context.wrap_socket(sock, server_hostname=host)
+                return self.ssl_context.wrap_socket(sock, server_hostname=host)
             except (OSError, ssl.SSLError) as exc:
                 sock.close()
                 raise FetchError(f"TLS with {host} ({address}) failed: {exc}") from None
@@ -328,11 +330,18 @@ class SafeFetcher:
         # the checked address, and its host gives the Host header.
         conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
         conn.sock = sock
+        default_port = 443 if scheme == "https" else 80
+        host_header = f"[{host}]" if ":" in host else host
+        if port != default_port:
+            host_header += f":{port}"
         try:
-            conn.putrequest("GET", path, skip_accept_encoding=True)
-            sent = {"user-agent": self.user_agent, "accept-encoding": "identity"}
-            sent.update({k.lower(): v for k, v in headers.items()})
-            for name, value in sent.items():
+            conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+            sent = {"user-agent": ("User-Agent", self.user_agent)}
+            sent.update({k.lower(): (k, v) for k, v in headers.items()})
+            # Always the checked host, and no compression we would have to undo.
+            sent["host"] = ("Host", host_header)
+            sent["accept-encoding"] = ("Accept-Encoding", "identity")
+            for name, value in sent.values():
                 conn.putheader(name, value)
             conn.endheaders()
             sock.settimeout(self._remaining(deadline))
@@ -345,7 +354,14 @@ class SafeFetcher:
             return status, response_headers, body
         except (http.client.HTTPException, OSError, ValueError) as exc:
             if isinstance(exc, TimeoutError):
-                raise FetchError(f"timed out reading from {_safe_url(url)}") from None
+                if time.monotonic() >= deadline - 0.05:
+                    raise FetchError(
+                        f"download of {_safe_url(url)} took longer than {self.total_timeout} s; "
+                        "gave up"
+                    ) from None
+                raise FetchError(
+                    f"timed out reading from {_safe_url(url)} (nothing for {self.timeout} s)"
+                ) from None
             raise FetchError(f"request to {_safe_url(url)} failed: {exc}") from None
         finally:
             conn.close()
@@ -364,9 +380,9 @@ class SafeFetcher:
                     f"{_safe_url(url)} is {declared} bytes, over the {self.max_bytes}-byte limit"
                 )
         body = bytearray()
-        while True:
+        while not response.isclosed():  # it closes itself once Content-Length bytes arrived
             sock.settimeout(self._remaining(deadline))
-            chunk = response.read(_CHUNK)
+            chunk = response.read1(_CHUNK)  # one recv at most, so the deadline is checked often
             if not chunk:
                 break
             body += chunk
