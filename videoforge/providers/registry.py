@@ -102,3 +102,46 @@ def text_model(settings: Settings):
     config = openai_config(settings)
     assert config is not None
     return OpenAIText(config)
+
+
+WIKIMEDIA_USER_AGENT = "videoforge/0.1 (self-hosted educational video service)"
+
+
+def image_finder(settings: Settings):
+    """Build the image sources the settings name, in their order; unconfigured ones are skipped."""
+    from .fetch import SafeFetcher
+    from .images import (
+        OPENVERSE_HOSTS,
+        PEXELS_HOSTS,
+        UNSPLASH_HOSTS,
+        WIKIMEDIA_HOSTS,
+        ImageFinder,
+        LocalLibrary,
+        Openverse,
+        Pexels,
+        Unsplash,
+        WikimediaCommons,
+    )
+
+    sources = []
+    for name in settings.image_sources:
+        if name == "library" and settings.media_library:
+            sources.append(LocalLibrary(Path(settings.media_library)))
+        elif name == "openverse":
+            sources.append(Openverse(SafeFetcher(OPENVERSE_HOSTS)))
+        elif name == "wikimedia":
+            fetcher = SafeFetcher(WIKIMEDIA_HOSTS, user_agent=WIKIMEDIA_USER_AGENT)
+            sources.append(WikimediaCommons(fetcher))
+        elif name == "unsplash" and settings.unsplash_access_key:
+            sources.append(Unsplash(SafeFetcher(UNSPLASH_HOSTS), settings.unsplash_access_key))
+        elif name == "pexels" and settings.pexels_api_key:
+            sources.append(Pexels(SafeFetcher(PEXELS_HOSTS), settings.pexels_api_key))
+        elif name == "openai" and settings.image_model:
+            from .openai_images import OpenAIImages
+
+            config = openai_config(settings)
+            if config is not None:
+                sources.append(OpenAIImages(config))
+        elif name not in ("library", "unsplash", "pexels", "openai"):
+            log.warning("VIDEOFORGE_IMAGE_SOURCES names an unknown source %r; skipped", name)
+    return ImageFinder(sources)
