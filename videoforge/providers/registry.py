@@ -36,7 +36,7 @@ def openai_config(settings: Settings) -> OpenAIConfig | None:
         return None
     return OpenAIConfig(
         # Local servers (Ollama, llama.cpp) ignore the key, but the client needs one.
-        api_key=settings.openai_api_key or "unused",
+        api_key=settings.openai_api_key or "videoforge-no-key",
         base_url=settings.openai_base_url or None,
         text_model=settings.text_model,
         speech_model=settings.speech_model,
