@@ -60,7 +60,7 @@ def test_a_topic_alone_becomes_a_video_with_the_models_slides_voice_and_usage(ma
     _, content = request_json(svc, "GET", f"/api/content/{body['generation_id']}")
     assert len(content["slides"]) == 3
     chat = fake.requests_to("chat")
-    assert chat and "storytelling" in str(chat[0].messages()).lower()
+    assert chat and "storytelling" in str(chat[0].messages).lower()
     speech = fake.requests_to("speech")
     assert len(speech) == 3 and all(r.body["voice"] == "nova" for r in speech)
 
