@@ -13,24 +13,25 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cache import Cache
 from ..config import Settings
-from ..errors import StageError
+from ..errors import StageError, VideoforgeError
 from ..generation import GenerationRequest
 from ..jobqueue import Job
 from ..media import compose_video, wav_duration
-from ..providers.base import Usage
+from ..providers.base import ImageSource, Usage
+from ..providers.images import ImageFinder
 from ..providers.speech import SpeechProvider
 from . import Report
 from .audio import combine_audio
 from .captions import sentence_cues, write_srt, write_vtt
 from .model import Cue, Narration, Segment, Size, Slide
 from .outline import narrate as narrate_outline
-from .slides import render_slide
+from .visuals import Visual, make_animation, make_visual
 
 if TYPE_CHECKING:
     from ..providers.llm import TextModel
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = "slides-1"  # bump when the slide look changes, so cached images are redone
 PAUSE, LEAD_IN, TAIL = 0.6, 0.3, 0.5
+CREDITS_TAIL = 3.0  # seconds of closing silence that carry the picture credits
 
 
 def write_slides(
@@ -106,37 +107,33 @@ def narrate(slide: Slide, speech: SpeechProvider, cache: Cache) -> tuple[Narrati
     return Narration(slide.slide_number, wav, wav_duration(wav), cues), hit
 
 
-def render(slide: Slide, total: int, size: Size, cache: Cache) -> Path:
-    """Render a slide's still (cached per content, number, size and theme)."""
-    key = cache.key(
-        RENDER_VERSION,
-        str(size),
-        str(slide.slide_number),
-        str(total),
-        slide.title,
-        json.dumps(list(slide.bullets), ensure_ascii=False),
-    )
-    path, _ = cache.get_or_create(
-        key, ".png", lambda out: render_slide(slide, size, out, total=total)
-    )
-    return path
-
-
 def timeline(
     slides: list[Slide],
     narrations: list[Narration],
     spans: list[tuple[float, float]],
-    images: list[Path],
+    visuals: list[Visual],
 ) -> tuple[list[Segment], list[Cue]]:
     """Place each slide on the audio's timeline and its sentences as caption cues."""
     segments, cues = [], []
-    for i, (slide, narration, (start, duration), image) in enumerate(
-        zip(slides, narrations, spans, images, strict=True)
+    for i, (slide, narration, (start, duration), visual) in enumerate(
+        zip(slides, narrations, spans, visuals, strict=True)
     ):
-        segments.append(Segment(slide.slide_number, slide.title, image, start, duration))
+        segments.append(
+            Segment(slide.slide_number, slide.title, visual.still, start, duration, visual.clip)
+        )
         speech_start = start + (LEAD_IN if i == 0 else 0.0)
         cues += [Cue(speech_start + c.start, speech_start + c.end, c.text) for c in narration.cues]
     return segments, cues
+
+
+def credits_cue(visuals: list[Visual], spans: list[tuple[float, float]]) -> Cue | None:
+    """Return a caption cue naming the pictures' authors and licences, over the closing silence."""
+    credits = [v.credit["attribution"] for v in visuals if v.credit]
+    if not credits:
+        return None
+    start, duration = spans[-1]
+    end = start + duration
+    return Cue(end - CREDITS_TAIL + 0.2, end, "Images: " + "; ".join(credits))
 
 
 def content_json(
@@ -144,10 +141,12 @@ def content_json(
     request: GenerationRequest,
     slides: list[Slide],
     spans: list[tuple[float, float]] | None = None,
+    visuals: list[Visual] | None = None,
 ) -> dict[str, Any]:
-    """Describe the deck in the reference's content shape (plus bullets)."""
+    """Describe the deck in the reference's content shape (plus bullets, visual and credit)."""
     items = []
     for i, s in enumerate(slides):
+        visual = visuals[i] if visuals else None
         items.append(
             {
                 "slide_number": s.slide_number,
@@ -159,6 +158,8 @@ def content_json(
                 "needs_animation": bool(s.animation),
                 "animation_description": json.dumps(s.animation) if s.animation else "",
                 "duration": round(spans[i][1], 3) if spans else None,
+                "visual": visual.kind if visual else None,
+                "image_credit": visual.credit if visual else None,
             }
         )
     return {
@@ -168,6 +169,7 @@ def content_json(
         "tone": request.tone,
         "size": request.size,
         "slides": items,
+        "credits": [v.credit for v in visuals or () if v.credit],
     }
 
 
@@ -210,14 +212,25 @@ class GenerationPipeline:
         cache: Cache,
         *,
         text_model: TextModel | None = None,
+        finder: ImageFinder | None = None,
         default_voice: str = "",
     ):
+        self.finder = finder
         self.settings = settings
         self.voices = voices
         self.cache = cache
         self.text_model = text_model
         self.default_voice = default_voice
         self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+
+    def finder_for(self, usage: Usage) -> ImageSource | None:
+        """Return the image sources, counting any paid ones into this run's usage."""
+        if self.finder is None or not self.finder.sources:
+            return None
+        bound = [
+            s.with_usage(usage) if hasattr(s, "with_usage") else s for s in self.finder.sources
+        ]
+        return ImageFinder(bound)
 
     def speech_for(self, request: GenerationRequest, usage: Usage) -> SpeechProvider:
         speech = self.voices.get(request.voice or self.default_voice)
@@ -237,9 +250,14 @@ class GenerationPipeline:
         slides = write_slides(request, self.text_model, report.usage)
         n = len(slides)
         _write_json(workdir / "content.json", content_json(gid, request, slides))
-        # Visuals do not depend on speech: start them now, report them in order later.
-        images: list[Future[Path]] = [
-            self.renderer.submit(render, s, n, size, self.cache) for s in slides
+        # Visuals do not wait for speech: pictures and text slides start now, each animation
+        # as soon as its narration's length is known; all are reported in order later.
+        finder = self.finder_for(report.usage)
+        visuals: list[Future[Visual] | None] = [
+            None
+            if s.animation
+            else self.renderer.submit(make_visual, s, n, size, self.cache, finder, workdir)
+            for s in slides
         ]
         report("generating_scripts", 20, "📜 Generating voice scripts...")
         slides = write_scripts(slides, request, self.text_model, report.usage)
@@ -260,6 +278,13 @@ class GenerationPipeline:
             narration, hit = narrate(slide, speech, self.cache)
             synthesized += not hit
             narrations.append(narration)
+            if slide.animation:
+                lead = LEAD_IN if i == 0 else 0.0
+                length = lead + narration.duration + (TAIL if i == n - 1 else PAUSE)
+                cues = tuple((lead + c.start, lead + c.end) for c in narration.cues)
+                visuals[i] = self.renderer.submit(
+                    make_animation, slide, n, size, self.cache, length, cues
+                )
             report(
                 "generating_audio",
                 _progress(30, 47, i + 1, n),
@@ -277,17 +302,29 @@ class GenerationPipeline:
 
         t = clock()
         report("generating_media", 50, "🖼️ Creating slide visuals...")
-        stills: list[Path] = []
-        for i, future in enumerate(images):
-            stills.append(future.result())
-            report(
-                "generating_slide", _progress(50, 80, i + 1, n), f"🖼️ Created text slide {i + 1}/{n}"
-            )
+        done: list[Visual] = []
+        for i, future in enumerate(visuals):
+            assert future is not None
+            try:
+                visual = future.result()
+            except VideoforgeError as exc:
+                raise StageError(_visual_stage(slides[i]), f"slide {i + 1}: {exc.detail}") from exc
+            except Exception as exc:
+                raise StageError(_visual_stage(slides[i]), f"slide {i + 1}: {exc!r}") from exc
+            done.append(visual)
+            report(*_visual_event(visual, i, n))
         timings["visuals_wait"] = clock() - t
+        if any(v.credit for v in done):  # room at the end for the picture credits
+            spans = combine_audio(
+                narrations, audio, pause=PAUSE, lead_in=LEAD_IN, tail=CREDITS_TAIL
+            )
+            total = spans[-1][0] + spans[-1][1]
 
         t = clock()
         report("composing_video", 85, "🎞️ Composing final video with audio...")
-        segments, cues = timeline(slides, narrations, spans, stills)
+        segments, cues = timeline(slides, narrations, spans, done)
+        if (credit := credits_cue(done, spans)) is not None:
+            cues.append(credit)
         video_name = f"{gid}-{job.id}.mp4"
         out = self.settings.videos_dir / video_name
         compose_video(segments, audio, out, size=size, chapters=True)
@@ -295,7 +332,7 @@ class GenerationPipeline:
         report("composing_video", 95, "📝 Writing captions and scripts...")
         write_vtt(cues, workdir / "captions.vtt", total=total)
         write_srt(cues, workdir / "captions.srt", total=total)
-        _write_json(workdir / "content.json", content_json(gid, request, slides, spans))
+        _write_json(workdir / "content.json", content_json(gid, request, slides, spans, done))
         _write_json(workdir / "script.json", script_json(gid, slides, spans))
         log.info(
             "job %s: video %s (%.1f s) in stages %s; %d of %d narrations synthesized",
@@ -314,8 +351,40 @@ class GenerationPipeline:
             "size": str(size),
             "narrations_synthesized": synthesized,
             "timings": {k: round(v, 3) for k, v in timings.items()},
-            "chapters": [asdict(s) | {"image": None, "clip": None} for s in segments],
+            "chapters": [
+                {
+                    "slide_number": s.slide_number,
+                    "title": s.title,
+                    "start": s.start,
+                    "duration": s.duration,
+                }
+                for s in segments
+            ],
+            "visuals": [v.kind for v in done],
         }
+
+
+def _visual_stage(slide: Slide) -> str:
+    if slide.animation:
+        return "generating_animation"
+    return "fetching_image" if slide.image else "generating_slide"
+
+
+def _visual_event(visual: Visual, i: int, n: int) -> tuple[str, int, str]:
+    """Word the progress event of one finished slide visual."""
+    progress = _progress(50, 80, i + 1, n)
+    where = f"slide {i + 1}/{n}"
+    if visual.kind == "animation":
+        return "generating_animation", progress, f"🎬 Rendered {visual.note} animation for {where}"
+    if visual.kind == "image":
+        return (
+            "fetching_image",
+            progress,
+            f"🖼️ Fetched image for {where}: {visual.credit['attribution']}",
+        )
+    if visual.note:
+        return "fetching_image", progress, f"⚠️ {visual.note.capitalize()} ({where})"
+    return "generating_slide", progress, f"🖼️ Created text slide {i + 1}/{n}"
 
 
 def _duration(seconds: float) -> str:
@@ -325,7 +394,7 @@ def _duration(seconds: float) -> str:
 
 def make_pipeline(settings: Settings) -> GenerationPipeline:
     """Build the pipeline the settings describe; warm the offline voice in the background."""
-    from ..providers.registry import SpeechProviders, text_model, voices
+    from ..providers.registry import SpeechProviders, image_finder, text_model, voices
 
     _, default_voice = voices(settings)
     speakers = SpeechProviders(settings)
@@ -338,6 +407,7 @@ def make_pipeline(settings: Settings) -> GenerationPipeline:
         speakers,
         Cache(settings.cache_dir),
         text_model=text_model(settings),
+        finder=image_finder(settings),
         default_voice=default_voice,
     )
 
