@@ -25,14 +25,17 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from videoforge.errors import FFmpegError
 from videoforge.pipeline.model import Segment, Size
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 log = logging.getLogger(__name__)
 
@@ -433,6 +436,77 @@ def extract_frame(video: Path, t: float, out_png: Path, *, runner: Runner = subp
         runner=runner,
     )
     return Path(out_png)
+
+
+def encode_frames(
+    frames: Iterable[tuple[PIL.Image.Image, float]],
+    size: Size,
+    out: Path,
+    *,
+    fps: int = CLIP_FPS,
+    timeout: float | None = None,
+    runner: Runner = subprocess.run,
+) -> Path:
+    """Encode distinct frames, each shown for its own number of seconds, into an H.264 MP4.
+
+    Only the frames where the picture changes are stored (variable frame rate), so a clip
+    that mostly holds still costs a handful of frames. Frame changes are moved onto the
+    1/fps grid that `compose_video` later samples clips on; a frame that would then last no
+    time at all is dropped. The clip lasts the sum of the durations to within half a frame.
+    Frames are written as PPM (no compression: cheaper than PNG by an order of magnitude)
+    into a temporary folder next to `out` and read back by the concat demuxer; the file
+    appears at `out` only when ffmpeg succeeded. Raises ValueError for frames of another
+    size or no positive duration, FFmpegError when ffmpeg fails.
+    """
+    out = Path(out)
+    if size.width % 2 or size.height % 2:
+        raise ValueError(f"video size {size} must have even width and height for yuv420p")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".frames-", dir=out.parent) as tmp:
+        entries = ["ffconcat version 1.0"]
+        elapsed = 0.0
+        shown_ms = 0  # where the last written frame starts
+        written: list[tuple[Path, int]] = []  # each frame file and when it starts, in ms
+        for image, seconds in frames:
+            if image.size != (size.width, size.height):
+                raise ValueError(f"frame of {image.size[0]}x{image.size[1]}, expected {size}")
+            if not seconds > 0:
+                continue
+            start = round(round(elapsed * fps) * TIME_BASE_MS / fps)
+            elapsed += seconds
+            end = round(round(elapsed * fps) * TIME_BASE_MS / fps)
+            if end <= start:
+                continue  # shorter than the grid step: the next frame replaces it
+            path = Path(tmp, f"{len(written):05d}.ppm")
+            (image if image.mode == "RGB" else image.convert("RGB")).save(path, format="PPM")
+            written.append((path, start))
+            shown_ms = end
+        if not written:
+            raise ValueError("encode_frames needs at least one frame lasting 1/fps or more")
+        # Each image is a 1 ms frame at its start; the last one is listed again 1 ms before
+        # the end (the concat demuxer ignores the last entry's duration), which sets the end.
+        starts = [start for _, start in written] + [shown_ms - 1]
+        for (path, start), following in zip(written, starts[1:], strict=True):
+            entries += [
+                f"file {_concat_quote(path)}",
+                f"option framerate {TIME_BASE_MS}",
+                f"duration {(following - start) / TIME_BASE_MS:.3f}",
+            ]
+        entries += [f"file {_concat_quote(written[-1][0])}", f"option framerate {TIME_BASE_MS}"]
+        concat_list = Path(tmp, "frames.ffconcat")
+        concat_list.write_text("\n".join(entries) + "\n", encoding="utf-8")
+        partial = Path(tmp, "clip.mp4")
+        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
+        args += ["-vf", f"settb=1/{TIME_BASE_MS},{_fit_filter(size)}", "-an"]
+        args += [
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", "18",
+            "-profile:v", "high", "-level:v", h264_level_for(size), "-pix_fmt", "yuv420p",
+            "-bf", "0", "-colorspace", color_matrix_for(size)[1], "-color_range", "tv",
+            "-fps_mode", "passthrough", "-movflags", "+faststart", "-f", "mp4", str(partial),
+        ]  # fmt: skip
+        run_ffmpeg(args, timeout=timeout, runner=runner)
+        os.replace(partial, out)
+    return out
 
 
 # --- composing ----------------------------------------------------------------------------
