@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from videoforge.errors import InvalidRequest
@@ -11,6 +13,7 @@ from videoforge.pipeline.outline import (
     parse_document,
     parse_outline,
     strip_inline_markdown,
+    suggest_animation,
 )
 from videoforge.text import split_sentences
 
@@ -21,21 +24,39 @@ def test_outline_slides_are_numbered_trimmed_and_keep_their_fields():
     slides = parse_outline(
         [
             {"title": "  Intro ", "bullets": [" one ", "two"], "narration": " Hello. "},
-            {
-                "title": "Next",
-                "bullets": [],
-                "narration": "Said.",
-                "image": "rocket",
-                "animation": {"type": "zoom"},
-            },
+            {"title": "Next", "bullets": [], "narration": "Said.", "image": "rocket"},
+            {"title": "Then", "bullets": [], "animation": {"type": "flow", "steps": [" a ", "b"]}},
         ]
     )
-    assert [s.slide_number for s in slides] == [1, 2]
+    assert [s.slide_number for s in slides] == [1, 2, 3]
     assert slides[0].title == "Intro"
     assert slides[0].bullets == ("one", "two")
     assert slides[0].narration == "Hello."
     assert slides[1].image == "rocket"
-    assert slides[1].animation == {"type": "zoom"}
+    assert slides[2].animation == {"type": "flow", "steps": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("animation", "message"),
+    [
+        ({"type": "zoom"}, "slides[0].animation: unknown animation type 'zoom'"),
+        ({"type": "flow", "steps": ["only one"]}, "slides[0].animation"),
+        (
+            {"type": "function_plot", "expression": "__import__('os')", "x_min": 0, "x_max": 1},
+            "slides[0]",
+        ),
+    ],
+)
+def test_outline_animations_are_validated_at_post_time(animation, message):
+    with pytest.raises(InvalidRequest, match=re.escape(message)):
+        parse_outline([{"title": "T", "bullets": ["b"], "animation": animation}])
+
+
+def test_an_outline_slide_cannot_ask_for_both_an_image_and_an_animation():
+    with pytest.raises(InvalidRequest, match="both an image and an animation"):
+        parse_outline(
+            [{"title": "T", "bullets": ["b"], "image": "x", "animation": {"type": "bullets"}}]
+        )
 
 
 def test_narrate_speaks_title_and_bullets_as_sentences():
@@ -321,3 +342,31 @@ def test_split_sentences_respects_abbreviations_initials_and_decimals():
         '"Really?" she asked!',
         "New part",
     ]
+
+
+@pytest.mark.parametrize(
+    ("title", "bullets", "steps"),
+    [
+        (
+            "How to brew tea",
+            ["boil water", "steep leaves", "pour"],
+            ["Boil water", "Steep leaves", "Pour"],
+        ),
+        ("Making bread", ["1. Mix", "2. Knead", "3) Bake"], ["Mix", "Knead", "Bake"]),
+        ("Release", ["Step 1: tag", "Step 2: build", "Step 3: ship"], ["Tag", "Build", "Ship"]),
+        ("Launch", ["First, plan", "Then build", "Finally ship"], ["Plan", "Build", "Ship"]),
+    ],
+)
+def test_bullets_that_are_steps_become_a_flow(title, bullets, steps):
+    slide = parse_outline([{"title": title, "bullets": bullets}])[0]
+    assert suggest_animation(slide) == {"type": "flow", "steps": steps}
+
+
+def test_ordinary_bullets_or_slides_with_a_picture_get_no_flow():
+    plain, pictured = parse_outline(
+        [
+            {"title": "Why tests", "bullets": ["fast", "safe"]},
+            {"title": "How to test", "bullets": ["a", "b"], "image": "lab"},
+        ]
+    )
+    assert suggest_animation(plain) is None and suggest_animation(pictured) is None

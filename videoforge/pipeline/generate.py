@@ -32,6 +32,7 @@ from .audio import combine_audio
 from .captions import sentence_cues, write_srt, write_vtt
 from .model import Cue, Narration, Segment, Size, Slide
 from .outline import narrate as narrate_outline
+from .outline import suggest_animation
 from .visuals import Visual, make_animation, make_visual
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def write_slides(
 ) -> list[Slide]:
     """Return the deck: the request's outline or document, or one the language model writes."""
     if request.slides:
-        slides = list(request.slides)
+        # Offline decks: a slide whose bullets are steps is shown as a flow.
+        slides = [replace(s, animation=s.animation or suggest_animation(s)) for s in request.slides]
     elif text_model is not None:
         slides = text_model.write_deck(
             topic=request.topic,

@@ -124,8 +124,17 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
         image = _string(image, f"{where}.image", MAX_TITLE)
 
     animation = item.get("animation")
-    if animation is not None and not isinstance(animation, dict):
-        raise InvalidRequest(f"{where}.animation must be an object")
+    if animation is not None:
+        from videoforge.pipeline.animations import validate_animation
+
+        try:
+            animation = validate_animation(animation, bullets=bullets)
+        except InvalidRequest as exc:
+            detail = exc.detail
+            prefix = f"{where}." if detail.startswith("animation") else f"{where}.animation: "
+            raise InvalidRequest(prefix + detail) from None
+        if image is not None:
+            raise InvalidRequest(f"{where} asks for both an image and an animation; choose one")
 
     return Slide(
         slide_number=number,
@@ -478,3 +487,29 @@ def _clip(text: str, limit: int) -> str:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+_STEP_TITLE = re.compile(
+    r"\b(steps?|process|how to|workflow|procedure|stages|pipeline|recipe)\b", re.IGNORECASE
+)
+_STEP_MARKER = re.compile(
+    r"^\s*(?:step\s*\d+\s*[:.)-]?|\d+\s*[.)]|first(?:ly)?,?|second(?:ly)?,?|then,?|next,?|"
+    r"finally,?|after that,?)\s*",
+    re.IGNORECASE,
+)
+
+
+def suggest_animation(slide: Slide) -> dict | None:
+    """Return a flow animation for a slide whose bullets are steps, else None.
+
+    Bullets are steps when there are 2 to 8 of them and either the title speaks of steps (a
+    process, a workflow, "how to") or most bullets start with a step marker ("1.", "Step 2:",
+    "First", "Then", "Finally"). The markers are left out of the flow's boxes.
+    """
+    if slide.animation or slide.image or not 2 <= len(slide.bullets) <= 8:
+        return None
+    marked = sum(1 for b in slide.bullets if _STEP_MARKER.match(b) and _STEP_MARKER.sub("", b))
+    if not (_STEP_TITLE.search(slide.title) or marked * 2 > len(slide.bullets)):
+        return None
+    steps = [(_STEP_MARKER.sub("", b, count=1) or b).strip()[:120] for b in slide.bullets]
+    return {"type": "flow", "steps": [s[0].upper() + s[1:] if s else s for s in steps]}
