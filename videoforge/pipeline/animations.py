@@ -43,9 +43,12 @@ from videoforge.pipeline.slides import (
     ELLIPSIS,
     REGULAR_FONT,
     Box,
-    _draw,  # the slide renderer's own drawing of a layout (see "bullets")
     animation_canvas,
+    draw_layout,  # the slide renderer's own drawing of a layout (see "bullets")
     layout_slide,
+    load_font,
+    shaping,
+    text_length,
 )
 
 log = logging.getLogger(__name__)
@@ -476,7 +479,7 @@ class _Text:
     def draw(self, draw: ImageDraw.ImageDraw) -> None:
         font = _font(self.path, self.size)
         for text, xy in self.lines:
-            draw.text(xy, text, fill=self.fill, font=font, anchor="la", **_shaping(font))
+            draw.text(xy, text, fill=self.fill, font=font, anchor="la", **shaping(font))
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:
@@ -488,17 +491,8 @@ def _mix(a: RGB, b: RGB, t: float) -> RGB:
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), size)
-
-
-def _shaping(font: ImageFont.FreeTypeFont) -> dict[str, str]:
-    return {"direction": "ltr"} if font.layout_engine == ImageFont.Layout.RAQM else {}
-
-
-def _length(font: ImageFont.FreeTypeFont, text: str) -> float:
-    return font.getlength(text, **_shaping(font))
+_font = load_font
+_length = text_length
 
 
 def _line_height(font: ImageFont.FreeTypeFont) -> int:
@@ -755,8 +749,8 @@ def _plan_bullets(slide: Slide, size: Size, total: int, theme: Theme) -> Animati
     layout = layout_slide(slide, size, total=total, theme=theme)
     body = [item for item in layout.items if item.role == "body"]
     dots = sorted((s for s in layout.shapes if s.kind == "dot"), key=lambda s: s.box[1])
-    full = _draw(layout)
-    base = _draw(
+    full = draw_layout(layout)
+    base = draw_layout(
         replace(
             layout,
             items=tuple(item for item in layout.items if item.role != "body"),
@@ -1313,7 +1307,7 @@ def _plan_equation(spec: dict, ctx: _Context) -> tuple[list[Step], bool]:
             text = shown[k]
             fill = theme.accent if text in _OPERATORS else theme.title
             xy = (round(x), y)
-            ink = font.getbbox(text, anchor="ls", **_shaping(font))
+            ink = font.getbbox(text, anchor="ls", **shaping(font))
             box = (xy[0] + ink[0], y + ink[1], xy[0] + ink[2], y + ink[3])
             placed = _Text(((text, xy),), REGULAR_FONT, size, fill, box)
             steps[k] = Step(
@@ -1333,7 +1327,7 @@ class _Baseline:
     def __call__(self, draw: ImageDraw.ImageDraw) -> None:
         font = _font(self.text.path, self.text.size)
         for line, xy in self.text.lines:
-            draw.text(xy, line, fill=self.text.fill, font=font, anchor="ls", **_shaping(font))
+            draw.text(xy, line, fill=self.text.fill, font=font, anchor="ls", **shaping(font))
 
 
 # --- function plot -------------------------------------------------------------------------------

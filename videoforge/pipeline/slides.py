@@ -212,7 +212,7 @@ def layout_animation(
 
 def render_layout(layout: SlideLayout, out: Path) -> Path:
     """Draw a layout into an RGB PNG at out (written whole, then moved into place)."""
-    image = _draw(layout)
+    image = draw_layout(layout)
     # A unique temporary name: readers never see half a PNG, even with two renders racing.
     with tempfile.NamedTemporaryFile(
         dir=out.parent, prefix=f".{out.name}.", suffix=".part", delete=False
@@ -249,7 +249,7 @@ def animation_canvas(
     """
     layout = layout_animation(slide, size, total=total, theme=theme)
     assert layout.stage is not None  # an animation layout always has its stage
-    return _draw(layout), layout.stage
+    return draw_layout(layout), layout.stage
 
 
 # --- arranging a slide -------------------------------------------------------------------------
@@ -618,22 +618,30 @@ def _bullet_paras(bullets: tuple[str, ...]) -> list[_Para]:
 # --- fonts and measuring -----------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=128)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+@functools.lru_cache(maxsize=256)
+def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    """Return a bundled font at a size (loaded once per process and size)."""
     return ImageFont.truetype(str(path), size)
 
 
-def _shaping(font: ImageFont.FreeTypeFont) -> dict[str, str]:
+_font = load_font
+
+
+def shaping(font: ImageFont.FreeTypeFont) -> dict[str, str]:
     # Keep lines left-to-right (markers stay on the left); raqm still orders RTL runs within.
     return {"direction": "ltr"} if font.layout_engine == ImageFont.Layout.RAQM else {}
 
 
-def _length(font: ImageFont.FreeTypeFont, text: str) -> float:
-    return font.getlength(text, **_shaping(font))
+def text_length(font: ImageFont.FreeTypeFont, text: str) -> float:
+    """Return the advance width of text, laid out left to right."""
+    return font.getlength(text, **shaping(font))
+
+
+_length = text_length
 
 
 def _ink(font: ImageFont.FreeTypeFont, text: str) -> Box:
-    x0, y0, x1, y1 = font.getbbox(text, anchor="la", **_shaping(font))
+    x0, y0, x1, y1 = font.getbbox(text, anchor="la", **shaping(font))
     return int(x0), int(y0), int(x1), int(y1)
 
 
@@ -982,7 +990,7 @@ def _place_credit(
 # --- drawing and pictures ----------------------------------------------------------------------
 
 
-def _draw(layout: SlideLayout) -> Image.Image:
+def draw_layout(layout: SlideLayout) -> Image.Image:
     """Draw a layout: background, shapes, pictures, then the text lines."""
     image = Image.new("RGB", (layout.size.width, layout.size.height), layout.background)
     draw = ImageDraw.Draw(image)
@@ -998,7 +1006,7 @@ def _draw(layout: SlideLayout) -> Image.Image:
         _draw_picture(image, picture)
     for item in layout.items:
         font = _font(BOLD_FONT if item.bold else REGULAR_FONT, item.font_size)
-        draw.text(item.xy, item.text, fill=item.fill, font=font, anchor="la", **_shaping(font))
+        draw.text(item.xy, item.text, fill=item.fill, font=font, anchor="la", **shaping(font))
     return image
 
 

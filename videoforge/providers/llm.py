@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from videoforge.errors import ProviderError
+from videoforge.pipeline.animations import ANIMATION_FIELDS, ANIMATION_TYPES
 from videoforge.pipeline.model import Slide
 from videoforge.pipeline.outline import MAX_NARRATION, MAX_TITLE, narrate
 from videoforge.providers.base import Usage
@@ -54,16 +55,6 @@ TONES = {
 
 # --- animation specs ---------------------------------------------------------------------------
 
-ANIMATION_FIELDS: dict[str, tuple[str, ...]] = {
-    "bullets": (),
-    "flow": ("steps",),
-    "bar_chart": ("labels", "values", "unit"),
-    "timeline": ("events",),
-    "cycle": ("stages",),
-    "function_plot": ("expression", "x_min", "x_max", "label"),
-    "equation": ("terms",),
-}
-ANIMATION_TYPES = tuple(ANIMATION_FIELDS)
 _EXPRESSION_CHARS = re.compile(r"^[0-9A-Za-z_\s.,+\-*/^()]+$")
 _MAX_ABS_X = 1e6
 
