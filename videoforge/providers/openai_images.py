@@ -6,10 +6,7 @@ import base64
 import binascii
 import copy
 import hashlib
-import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +17,6 @@ from videoforge.providers.openai_client import OpenAIConfig, make_client, transl
 
 if TYPE_CHECKING:
     import openai
-    from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -150,54 +146,13 @@ class OpenAIImages(ImageSource):
 
 
 def save_png(raw: bytes, out: Path, *, max_pixels: int = MAX_PIXELS) -> Path:
-    """Decode image bytes with Pillow and write them to out as an RGB PNG.
+    """Decode image bytes with Pillow and write them to out as an RGB PNG (the fetcher's checks).
 
-    The header's size is checked before decoding (at most max_pixels), the data is
-    verified and then fully decoded; transparency is laid on white. Raises ProviderError
-    when the bytes are not a usable image.
+    Raises ProviderError("openai", ...) when the bytes are not a usable image or too large.
     """
-    from PIL import Image, UnidentifiedImageError
+    from .fetch import FetchError, save_image
 
     try:
-        with Image.open(io.BytesIO(raw)) as probe:
-            _check_pixels(probe, max_pixels)
-            probe.verify()
-        with Image.open(io.BytesIO(raw)) as image:
-            _check_pixels(image, max_pixels)
-            image.load()
-            rgb = _to_rgb(image)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ProviderError("openai", f"the image service sent no usable image: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ProviderError("openai", f"the image service sent a damaged image: {exc}") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=".part-", suffix=".png", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            rgb.save(fh, "PNG")
-        os.replace(part, out)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
-    return out
-
-
-def _check_pixels(image: Image.Image, max_pixels: int) -> None:
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ProviderError(
-            "openai",
-            f"the image service sent a {width}x{height} image; at most {max_pixels} pixels "
-            "are accepted",
-        )
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    from PIL import Image
-
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        return flat
-    return image.convert("RGB")
+        return save_image(raw, out, max_pixels=max_pixels, origin="the image service's answer")
+    except FetchError as exc:
+        raise ProviderError("openai", exc.detail.removeprefix("fetch: ")) from None
