@@ -126,7 +126,6 @@ def main() -> None:
         ("POST to completed / (speech + voice load)", f"{wall / (synth + baseline['load']):.2f}"),
         ("worker stage timings (s)", json.dumps(info["result"]["timings"])),
         ("worker peak RSS (MiB)", f"{peak / 1024:.0f}"),
-        ("its ffmpeg child's peak RSS (MiB)", f"{info['result']['ffmpeg_peak_rss_mb']:.0f}"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

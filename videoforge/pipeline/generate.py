@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -364,10 +363,6 @@ class GenerationPipeline:
                 for s in segments
             ],
             "visuals": [v.kind for v in done],
-            # The largest ffmpeg this worker has run so far (ru_maxrss is in KiB on Linux).
-            "ffmpeg_peak_rss_mb": round(
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-            ),
         }
 
 
