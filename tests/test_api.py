@@ -142,3 +142,17 @@ def test_video_names_cannot_escape_the_videos_folder(client, settings):
     for name in ("..%2Fsecret.mp4", "%2E%2E%2Fsecret.mp4", "....mp4", "a.mp4%00"):
         resp = client.simulate_get(f"/api/video/{name}")
         assert resp.status_code in (400, 404), name
+
+
+def test_api_calls_answer_503_not_500_when_the_database_is_away(settings, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    app = create_app(settings, JobStore(Database(f"sqlite:///{blocker / 'db.sqlite'}")))
+    client = falcon.testing.TestClient(app)
+    for method, path in (
+        ("GET", "/api/status/x"),
+        ("GET", "/api/generations"),
+        ("POST", "/api/generate"),
+    ):
+        resp = client.simulate_request(method, path, json={"slides": OUTLINE})
+        assert resp.status_code == 503 and "database" in resp.json["detail"], path

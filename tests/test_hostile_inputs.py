@@ -46,6 +46,13 @@ CASES = [
     ("invalid JSON", "POST", "/api/generate", b'{"topic": "a",', 400),
     ("empty body", "POST", "/api/generate", b"", 400),
     ("NaN in JSON", "POST", "/api/generate", b'{"topic": "a", "num_slides": NaN}', 400),
+    (
+        "lone surrogate in JSON",
+        "POST",
+        "/api/generate",
+        b'{"topic": "\\ud800x", "slides": [{"title": "T", "bullets": []}]}',
+        400,
+    ),
     ("invalid UTF-8", "POST", "/api/generate", b'{"topic": "\xff\xfe"}', 400),
     ("deeply nested JSON", "POST", "/api/generate", b"[" * 100_000 + b"]" * 100_000, 400),
     ("10 MB body", "POST", "/api/generate", b'{"topic": "' + b"a" * 10_000_000 + b'"}', 413),
@@ -120,6 +127,7 @@ def test_hostile_inputs_get_the_right_answer_and_the_server_stays_healthy(servic
     assert not failures, "\n".join(failures)
     assert len(CASES) >= 25
     assert request(service, "GET", "/health")[0] == 200
+    assert request(service, "GET", "/api/generations")[0] == 200  # no stored row breaks listing
     assert "Traceback" not in service.logs()
     # the accepted right-to-left topic is reachable under its Unicode id
     gid = quote("مقدمة_في_التعلم_الآلي")

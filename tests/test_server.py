@@ -165,6 +165,13 @@ def test_last_event_id_replays_exactly_the_events_after_it(service):
         (m.id, m.data["status"]) for m in stored[4:]
     ]
     assert again[-1].data["status"] == "done"
+    # a reconnect that already saw the final event (EventSource reconnects by itself) ends at once
+    began = time.time()
+    _, _, after_end = read_stream(
+        service, body["progress_url"], headers={"Last-Event-ID": stored[-1].id}
+    )
+    assert [m.data["status"] for m in after_end] == ["connected", "done"]
+    assert time.time() - began < 2
 
 
 def test_a_finished_run_sends_its_final_status_and_done_at_once(service):

@@ -10,6 +10,7 @@ import pytest
 
 from videoforge.db import Database, split_sql
 from videoforge.errors import Conflict, NotFound
+from videoforge.jobqueue import CANCELLED_MESSAGE
 
 REQ = {"topic": "t"}
 DB_ERRORS = (sqlite3.Error, psycopg.Error)
@@ -184,6 +185,55 @@ def test_usage_is_stored_whether_a_run_completes_or_fails(store):
     a = store.claim("w", 1.0, 30)
     b = store.claim("w", 1.0, 30)
     assert store.complete(a.id, "w", {}, 2.0, {"prompt_tokens": 5})
-    assert store.fail(b.id, "w", "boom", 2.0, retry=False, usage={"speech_characters": 9}) == "error"
+    assert (
+        store.fail(b.id, "w", "boom", 2.0, retry=False, usage={"speech_characters": 9}) == "error"
+    )
     assert store.get(a.id).usage == {"prompt_tokens": 5}
     assert store.get(b.id).usage == {"speech_characters": 9}
+
+
+@pytest.mark.parametrize("ending", ["complete", "fail_retry", "report"])
+def test_cancel_racing_the_worker_leaves_one_consistent_ending(store, ending):
+    # cancel and the worker's own step run at the same moment, many times; whoever wins,
+    # the job ends one way only, its last event says so, and nothing runs it again
+    for i in range(20):
+        gid = f"{ending}{i}"
+        store.enqueue(gid, REQ, 0.0)
+        job = store.claim("w", 1.0, 30)
+        outcome: dict[str, object] = {}
+        barrier = threading.Barrier(2)
+
+        def cancel(gid=gid, outcome=outcome, barrier=barrier):
+            barrier.wait()
+            try:
+                outcome["cancel"] = store.cancel(gid, 2.0).status
+            except Conflict:
+                outcome["cancel"] = "conflict"
+
+        def worker(job=job, outcome=outcome, barrier=barrier):
+            barrier.wait()
+            if ending == "complete":
+                outcome["worker"] = store.complete(job.id, "w", {"video": "v.mp4"}, 2.0)
+            elif ending == "fail_retry":
+                outcome["worker"] = store.fail(job.id, "w", "boom", 2.0, retry=True)
+            else:
+                outcome["worker"] = store.report(job.id, "w", "generating_audio", 30, "x", 2.0)
+
+        threads = [threading.Thread(target=cancel), threading.Thread(target=worker)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = store.get(job.id)
+        last = store.latest_event(job.id)
+        if outcome["cancel"] == "cancelled":
+            # a retry that queued the job first is then cancelled like any queued job
+            assert final.status == "cancelled" and last.message == CANCELLED_MESSAGE
+            assert final.result is None
+            if ending == "complete":
+                assert outcome["worker"] is False
+        else:
+            assert ending == "complete" and outcome["worker"] is True
+            assert final.status == "completed" and last.status == "completed"
+        again = store.claim("w2", 3.0, 30)
+        assert again is None or again.id != job.id  # a cancelled job is never claimed again

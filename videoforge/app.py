@@ -74,6 +74,15 @@ def _handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception
     resp.media = {"detail": "internal error; the server log has the details"}
 
 
+def _handle_database_down(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params
+) -> None:
+    log.error("database error on %s %s: %s", req.method, req.path, ex)
+    resp.status = falcon.HTTP_503
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = {"detail": "the database cannot be reached right now; try again shortly"}
+
+
 def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
     detail = ex.description or ex.title or str(ex.status)
     if ex.status_code == 404 and not ex.description:
@@ -113,6 +122,7 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(Exception, _handle_unexpected)
     app.add_error_handler(VideoforgeError, _handle_error)
+    app.add_error_handler(store.db.unavailable_errors, _handle_database_down)
     app.set_error_serializer(_serialize_http_error)
 
     capabilities = capabilities or Capabilities()

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 
 from .config import Settings
@@ -122,10 +123,22 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     """Run web and one worker together on this machine (the single-server default)."""
     settings = Settings.from_env(os.environ)
     _setup(settings)
-    worker = subprocess.Popen([sys.executable, "-m", "videoforge.cli", "worker"])
+    argv = [sys.executable, "-m", "videoforge.cli", "worker"]
+    worker = subprocess.Popen(argv)
+    stopping = threading.Event()
+
+    def supervise() -> None:
+        nonlocal worker
+        while not stopping.wait(2):
+            if worker.poll() is not None:  # a worker that died is replaced
+                log.error("the worker exited with %s; starting another", worker.returncode)
+                worker = subprocess.Popen(argv)
+
+    threading.Thread(target=supervise, daemon=True, name="worker-supervisor").start()
     try:
         return serve_main([])
     finally:
+        stopping.set()
         worker.terminate()
         try:
             worker.wait(timeout=30)

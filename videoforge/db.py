@@ -90,6 +90,15 @@ class Database:
 
         return (psycopg.errors.IntegrityError,)
 
+    @property
+    def unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors meaning the database cannot serve now (down, unreachable, locked too long)."""
+        if self.dialect == "sqlite":
+            return (sqlite3.OperationalError,)
+        import psycopg
+
+        return (psycopg.OperationalError,)
+
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
             assert self.path is not None
@@ -120,8 +129,13 @@ class Database:
                 conn = self._pool.get_nowait()
             except queue.Empty:
                 conn = self._connect()
-        except Exception:
+        except Exception as exc:
             self._slots.release()
+            if isinstance(exc, (OSError, *self.unavailable_errors)):
+                log.error("cannot connect to the %s database: %s", self.dialect, exc)
+                raise Unavailable(
+                    "the database cannot be reached right now; try again shortly"
+                ) from exc
             raise
         broken = False
         try:

@@ -97,6 +97,11 @@ class JobStore:
         self.db = db
         self.max_attempts = max_attempts
 
+    @property
+    def _row_lock(self) -> str:
+        """Lock the rows a read-then-write reads; SQLite's IMMEDIATE transaction already does."""
+        return " FOR UPDATE" if self.db.dialect == "postgres" else ""
+
     # --- the web side -------------------------------------------------------------------
 
     def enqueue(self, generation_id: str, request: dict[str, Any], now: float) -> Job:
@@ -156,23 +161,25 @@ class JobStore:
         """Cancel the id's newest run if it is queued or running; it ends with an error event."""
         with self.db.transaction(write=True) as cur:
             row = cur.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ? ORDER BY id DESC LIMIT 1",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE generation_id = ?"
+                f" ORDER BY id DESC LIMIT 1{self._row_lock}",
                 (generation_id,),
             ).one()
             if row is None:
                 raise NotFound(f"no generation {generation_id!r}")
-            if row["status"] not in ACTIVE:
+            cur.execute(
+                "UPDATE jobs SET status = 'cancelled', error = 'cancelled by request',"
+                " finished_at = ?, lease_expires_at = NULL"
+                " WHERE id = ? AND status IN ('queued', 'running')",
+                (now, row["id"]),
+            )
+            if cur.rowcount != 1:
                 raise Conflict(
                     f"generation {generation_id!r} already ended ({row['status']});"
                     " there is nothing to cancel",
                     generation_id=generation_id,
                     status=row["status"],
                 )
-            cur.execute(
-                "UPDATE jobs SET status = 'cancelled', error = 'cancelled by request',"
-                " finished_at = ?, lease_expires_at = NULL WHERE id = ?",
-                (now, row["id"]),
-            )
             self._insert_event(cur, row["id"], "error", 0, CANCELLED_MESSAGE, now)
         return self.get(int(row["id"]))  # type: ignore[return-value]
 
@@ -228,8 +235,10 @@ class JobStore:
     ) -> Event | None:
         """Append a progress event for a job this worker runs; None if it no longer does."""
         with self.db.transaction(write=True) as cur:
+            # A shared row lock: a cancel waits until this event is in, never lands before it.
+            shared = " FOR SHARE" if self.db.dialect == "postgres" else ""
             owned = cur.execute(
-                "SELECT 1 FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'",
+                "SELECT 1 FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'" + shared,
                 (job_id, worker_id),
             ).one()
             if not owned:
@@ -272,23 +281,27 @@ class JobStore:
         """
         with self.db.transaction(write=True) as cur:
             row = cur.execute(
-                "SELECT attempts FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'",
+                "SELECT attempts FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'"
+                + self._row_lock,
                 (job_id, worker_id),
             ).one()
             if row is None:
                 return ""
+            mine = " WHERE id = ? AND worker_id = ? AND status = 'running'"
             if retry and row["attempts"] < self.max_attempts:
                 cur.execute(
                     "UPDATE jobs SET status = 'queued', worker_id = NULL,"
-                    " lease_expires_at = NULL, error = ?, usage = ? WHERE id = ?",
-                    (message, _json_or_none(usage), job_id),
+                    " lease_expires_at = NULL, error = ?, usage = ?" + mine,
+                    (message, _json_or_none(usage), job_id, worker_id),
                 )
-                return "queued"
+                return "queued" if cur.rowcount == 1 else ""
             cur.execute(
                 "UPDATE jobs SET status = 'error', error = ?, usage = ?, finished_at = ?,"
-                " lease_expires_at = NULL WHERE id = ?",
-                (message, _json_or_none(usage), now, job_id),
+                " lease_expires_at = NULL" + mine,
+                (message, _json_or_none(usage), now, job_id, worker_id),
             )
+            if cur.rowcount != 1:
+                return ""
             self._insert_event(cur, job_id, "error", 0, message, now)
             return "error"
 

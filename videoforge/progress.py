@@ -180,11 +180,14 @@ def progress_events(
             job = store.newest(generation_id)
             if job is not None:
                 latest = store.latest_event(job.id)
-                if last_event_id is None and latest is not None and latest.terminal:
-                    # A finished run: its final status at once, then done.
-                    yield sse(_event_payload(latest), latest.id)
-                    yield sse(_payload("done", 100, DONE, clock()), latest.id)
-                    return
+                if latest is not None and latest.terminal:
+                    if last_event_id is None:  # a finished run: its final status, then done
+                        yield sse(_event_payload(latest), latest.id)
+                        yield sse(_payload("done", 100, DONE, clock()), latest.id)
+                        return
+                    if last_event_id >= latest.id:  # a reconnect that already saw the end
+                        yield sse(_payload("done", 100, DONE, clock()), last_event_id)
+                        return
                 if last_event_id is None and latest is not None:
                     last_id = 0  # a run in progress: replay its events from the start
         if job is not None and (

@@ -101,15 +101,26 @@ class Worker:
         """Claim and run jobs until stopped (or, with once, until the queue is empty)."""
         done = 0
         log.info("worker %s started", self.worker_id)
+        failures = 0
         while not self.stopping.is_set():
-            job = self.store.claim(self.worker_id, self.clock(), self.lease_seconds)
+            try:
+                job = self.store.claim(self.worker_id, self.clock(), self.lease_seconds)
+                if job is not None:
+                    self.run_job(job)
+                    done += 1
+                failures = 0
+            except Exception as exc:
+                # The database is away (a restart, a network blip): keep trying, more slowly.
+                # A job caught mid-way keeps its lease until it lapses and is claimed again.
+                failures += 1
+                delay = min(self.poll_interval * 2**failures, 30.0)
+                log.error("worker %s: %s; retrying in %.1f s", self.worker_id, exc, delay)
+                self.stopping.wait(delay)
+                continue
             if job is None:
                 if once:
                     break
                 self.stopping.wait(self.poll_interval)
-                continue
-            self.run_job(job)
-            done += 1
         log.info("worker %s stopped after %d job(s)", self.worker_id, done)
         return done
 

@@ -223,7 +223,6 @@ class GenerationPipeline:
         self.cache = cache
         self.text_model = text_model
         self.default_voice = default_voice
-        self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
 
     def finder_for(self, usage: Usage) -> ImageSource | None:
         """Return the image sources, counting any paid ones into this run's usage."""
@@ -241,6 +240,17 @@ class GenerationPipeline:
         return speech
 
     def run(self, job: Job, report: Report, workdir: Path) -> dict[str, Any]:
+        """Run one job's stages; visuals render on a helper thread that dies with the run."""
+        renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{job.id}")
+        try:
+            return self._run(job, report, workdir, renderer)
+        finally:
+            # A failed, cancelled or released run leaves no picture fetches or renders behind.
+            renderer.shutdown(wait=False, cancel_futures=True)
+
+    def _run(
+        self, job: Job, report: Report, workdir: Path, renderer: ThreadPoolExecutor
+    ) -> dict[str, Any]:
         request = GenerationRequest.from_json(job.request)
         gid = job.generation_id
         size = Size.parse(request.size)
@@ -258,7 +268,7 @@ class GenerationPipeline:
         visuals: list[Future[Visual] | None] = [
             None
             if s.animation
-            else self.renderer.submit(make_visual, s, n, size, self.cache, finder, workdir)
+            else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir)
             for s in slides
         ]
         report("generating_scripts", 20, "📜 Generating voice scripts...")
@@ -284,7 +294,7 @@ class GenerationPipeline:
                 lead = LEAD_IN if i == 0 else 0.0
                 length = lead + narration.duration + (TAIL if i == n - 1 else PAUSE)
                 cues = tuple((lead + c.start, lead + c.end) for c in narration.cues)
-                visuals[i] = self.renderer.submit(
+                visuals[i] = renderer.submit(
                     make_animation, slide, n, size, self.cache, length, cues
                 )
             report(

@@ -23,11 +23,16 @@ def read_json(req: falcon.Request, max_bytes: int) -> Any:
     # The content type is not checked: `curl -d` sends form-urlencoded by default, and the
     # body is accepted whenever it is JSON.
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise InvalidRequest("the request body is not valid UTF-8") from None
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        # "\ud800" is valid JSON but no text: it could never be stored or sent back.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise InvalidRequest(
+            "the request body is not valid UTF-8 text (lone surrogates are not allowed)"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    return data
 
 
 def _reject_constant(name: str) -> Any:

@@ -32,7 +32,7 @@ class ProgressStream:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         check_generation_id(generation_id)
-        resp.content_type = "text/event-stream; charset=utf-8"
+        resp.content_type = "text/event-stream"  # exactly as published; SSE is always UTF-8
         resp.set_headers(SSE_HEADERS)
         if not self.gate.enter():
             # Too many open streams: a 200 with only a retry hint makes EventSource come back
