@@ -100,6 +100,7 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
         runs_dir=settings.runs_dir,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.worker_poll_interval,
+        clock=store.now,  # leases in the database's time, whatever this machine's clock says
     )
 
     def _stop(signum, frame):

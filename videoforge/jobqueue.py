@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -344,22 +345,36 @@ class JobStore:
             ).scalar()
         return int(value or 0)
 
-    def recent_marks(self, window: int = 1000) -> tuple[int, dict[int, int]]:
-        """Return the newest job id and, per job, its newest event id among the last window ids.
+    def recent_marks(self, window: int = 1000) -> tuple[tuple[int, int], dict[int, int]]:
+        """Return a mark of the job list and, per job, its newest event id among the last window ids.
 
         A stream whose job's mark is above the last event it sent has news; any job without
         an entry has had no event lately. The window (rather than "ids above the last
         maximum") catches a PostgreSQL transaction that commits a lower id after a higher one.
         """
         with self.db.transaction() as cur:
-            newest_job = cur.execute("SELECT COALESCE(MAX(id), 0) AS j FROM jobs").scalar()
+            # The count catches a PostgreSQL job committed after a higher id, as for events.
+            jobs = cur.execute(
+                "SELECT COALESCE(MAX(id), 0) AS j, COUNT(*) AS n FROM jobs"
+                " WHERE id > (SELECT COALESCE(MAX(id), 0) FROM jobs) - ?",
+                (window,),
+            ).one()
             rows = cur.execute(
                 "SELECT job_id, MAX(id) AS last FROM events"
                 " WHERE id > (SELECT COALESCE(MAX(id), 0) FROM events) - ?"
                 " GROUP BY job_id",
                 (window,),
             ).all()
-        return int(newest_job), {int(r["job_id"]): int(r["last"]) for r in rows}
+        assert jobs is not None
+        jobs_mark = (int(jobs["j"]), int(jobs["n"]))  # moves whenever a job is added
+        return jobs_mark, {int(r["job_id"]): int(r["last"]) for r in rows}
+
+    def now(self) -> float:
+        """Return the database's clock, so workers on different machines agree on leases."""
+        if self.db.dialect == "sqlite":
+            return time.time()  # one machine: the file's clock is this machine's
+        with self.db.transaction() as cur:
+            return float(cur.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").scalar())
 
     def ping(self) -> None:
         """Run a trivial query; raises when the database cannot be reached."""

@@ -61,10 +61,10 @@ def _event_payload(event: Event) -> dict:
 
 @dataclass(frozen=True)
 class Marks:
-    """What the change signal last saw: a version, the newest job id, newest event id per job."""
+    """What the change signal last saw: a version, a job-list mark, newest event id per job."""
 
     version: int = 0
-    newest_job: int = -1
+    jobs: tuple[int, int] = (-1, -1)
     job_events: dict[int, int] = field(default_factory=dict)
 
 
@@ -128,15 +128,15 @@ class ChangeSignal:
         while True:
             self._wanted.wait()
             try:
-                newest_job, job_events = self.store.recent_marks()
+                jobs, job_events = self.store.recent_marks()
             except Exception as exc:  # the streams' own queries report the outage
                 log.warning("change signal: cannot read the event log: %s", exc)
                 time.sleep(self.interval)
                 continue
             with self._cond:
                 old = self.marks
-                if newest_job != old.newest_job or job_events != old.job_events:
-                    self.marks = Marks(old.version + 1, newest_job, job_events)
+                if jobs != old.jobs or job_events != old.job_events:
+                    self.marks = Marks(old.version + 1, jobs, job_events)
                     self._cond.notify_all()
                 if self._waiting == 0:
                     self._wanted.clear()
@@ -171,12 +171,12 @@ def progress_events(
     latest: Event | None = None
     # Marks are read before querying, so a change during a query wakes the next wait at once.
     marks = signal.marks if signal else None
-    jobs_checked = -2  # the newest job id when this stream last looked for its run
+    jobs_checked = (-2, -2)  # the job-list mark when this stream last looked for its run
     caught_up = False  # this stream has read its run's events at least once
 
     while True:
-        if job is None and (marks is None or marks.newest_job != jobs_checked):
-            jobs_checked = marks.newest_job if marks else jobs_checked
+        if job is None and (marks is None or marks.jobs != jobs_checked):
+            jobs_checked = marks.jobs if marks else jobs_checked
             job = store.newest(generation_id)
             if job is not None:
                 latest = store.latest_event(job.id)
