@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_animations.py
 
 The baseline in the same run is encoding the same number of seconds of one still frame with
-the same encoder (media.encode_frames with one frame), so the ratio shows what drawing and
+the same encoder (compose.encode_frames with one frame), so the ratio shows what drawing and
 encoding the animation's changes cost on top of the fixed encoder cost.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from videoforge import media  # noqa: E402
-from videoforge.pipeline.animations import render_animation  # noqa: E402
-from videoforge.pipeline.model import Size, Slide  # noqa: E402
-from videoforge.pipeline.slides import animation_canvas  # noqa: E402
+from videoforge.core.types import Size, Slide  # noqa: E402
+from videoforge.media import compose  # noqa: E402
+from videoforge.render.animations import render_animation  # noqa: E402
+from videoforge.render.slides import animation_canvas  # noqa: E402
 
 SIZE = Size(1920, 1080)
 SLIDE = Slide(2, "How it works", ("Collect", "Clean", "Train", "Check"))
@@ -57,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base, _ = animation_canvas(SLIDE, SIZE, total=5)
         started = time.perf_counter()
-        media.encode_frames([(base, 20.0)], SIZE, Path(tmp) / "still.mp4")
+        compose.encode_frames([(base, 20.0)], SIZE, Path(tmp) / "still.mp4")
         still = time.perf_counter() - started
         print(f"{'baseline: 20 s of one still':<32} {still:6.2f} s")
         for kind, spec in SPECS.items():

@@ -80,10 +80,10 @@ def make_audio(path: Path, seconds: float, speech: Path | None) -> Path:
 
 
 def run_ours(slides: list[Path], seconds: float, audio: Path, out: Path, size: str) -> None:
-    """Compose with videoforge.media.compose_video."""
+    """Compose with videoforge.compose.compose_video."""
     sys.path.insert(0, str(ROOT))
-    from videoforge.media import compose_video
-    from videoforge.pipeline.model import Segment, Size
+    from videoforge.core.types import Segment, Size
+    from videoforge.media.compose import compose_video
 
     segments = [
         Segment(i + 1, f"Slide {i + 1}", p, i * seconds, seconds) for i, p in enumerate(slides)

@@ -55,7 +55,7 @@ BASELINE = """
 import json, sys, time, tempfile
 from pathlib import Path
 t0 = time.perf_counter()
-from videoforge.providers.speech import PiperSpeech
+from videoforge.providers.piper import PiperSpeech
 speech = PiperSpeech()
 speech.voice()
 t1 = time.perf_counter()

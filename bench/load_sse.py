@@ -7,8 +7,8 @@
 It starts its own serve.py and worker.py processes (the test double pipeline,
 tests.doubles:make_pipeline) on a free loopback port with a temporary data directory, then for
 --seconds keeps --clients Server-Sent-Events clients connected to GET /api/progress/{id} while
-a job is posted every --post-interval seconds. Each client follows one generation at a time,
-from before its job is posted or while it is queued or running, to the stream's "done", then
+a run is posted every --post-interval seconds. Each client follows one generation at a time,
+from before its run is posted or while it is queued or running, to the stream's "done", then
 moves on to another. The client side is one asyncio loop on raw streams (HTTP/1.1, chunked).
 
 Afterwards it checks every stream against a fresh `Last-Event-ID: 0` stream of the same
@@ -43,7 +43,7 @@ from tests.helpers import Service, base_env, free_port  # noqa: E402
 SYNTHETIC = ("connected", "waiting", "done")
 TERMINAL = ("completed", "error")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# A stream whose "connected" arrived no earlier than this before its job's finished_at and that
+# A stream whose "connected" arrived no earlier than this before its run's finished_at and that
 # got only the terminal event joined a run that had (just) ended: the contract sends it only the
 # final status. It is counted apart ("late_join"), not as a failure.
 LATE_JOIN_SLACK = 0.05
@@ -199,9 +199,9 @@ class Ctx:
         return gen
 
     def pick(self) -> Gen | None:
-        """A generation whose job has not ended, the one with the fewest clients among those
+        """A generation whose run has not ended, the one with the fewest clients among those
 
-        not started yet (the client connects before the job runs) or, for a --join-running
+        not started yet (the client connects before the run runs) or, for a --join-running
         share of the picks, among those already running (the client joins mid-run).
         """
         live = [g for g in self.gens if not g.finished]
@@ -499,21 +499,21 @@ def read_db(path: Path) -> tuple[dict, dict]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
-        jobs = {}
+        runs = {}
         for row in conn.execute(
             "SELECT id, generation_id, status, attempts, created_at, started_at, finished_at"
-            " FROM jobs ORDER BY id"
+            " FROM runs ORDER BY id"
         ):
-            jobs[row["generation_id"]] = dict(row)  # newest run wins
+            runs[row["generation_id"]] = dict(row)  # newest run wins
         events: dict[int, dict] = {}
-        for row in conn.execute("SELECT id, job_id, status, created_at FROM events ORDER BY id"):
+        for row in conn.execute("SELECT id, run_id, status, created_at FROM events ORDER BY id"):
             events[row["id"]] = dict(row)
     finally:
         conn.close()
-    return jobs, events
+    return runs, events
 
 
-def classify(rec: StreamRecord, ref: list[int] | str | None, job: dict | None) -> str:
+def classify(rec: StreamRecord, ref: list[int] | str | None, run: dict | None) -> str:
     if rec.error:
         return "error"
     if rec.busy:
@@ -528,10 +528,10 @@ def classify(rec: StreamRecord, ref: list[int] | str | None, job: dict | None) -
     if got == ref and rec.done:
         return "ok"
     if (
-        job
-        and job["finished_at"]
+        run
+        and run["finished_at"]
         and rec.t_connected
-        and rec.t_connected >= job["finished_at"] - LATE_JOIN_SLACK
+        and rec.t_connected >= run["finished_at"] - LATE_JOIN_SLACK
         and len(got) == 1
         and got[0] == ref[-1]
     ):
@@ -547,13 +547,13 @@ def classify(rec: StreamRecord, ref: list[int] | str | None, job: dict | None) -
     return "no_done" if not rec.done else "mismatch"
 
 
-def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: dict) -> dict:
+def analyse(ctx: Ctx, refs: dict, runs: dict, events: dict, pids: dict, final: dict) -> dict:
     a = ctx.args
     outcomes: dict[str, int] = {}
     per_client_ok: dict[int, bool] = {}
     live, replay, examples = [], [], []
     for rec in ctx.records:
-        kind = classify(rec, refs.get(rec.gid), jobs.get(rec.gid))
+        kind = classify(rec, refs.get(rec.gid), runs.get(rec.gid))
         rec_kind = kind
         outcomes[kind] = outcomes.get(kind, 0) + 1
         if kind != "cut_at_deadline":
@@ -569,7 +569,7 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
                     "error": rec.error,
                     "status": rec.status,
                     "connected_at": rec.t_connected,
-                    "job": jobs.get(rec.gid),
+                    "run": runs.get(rec.gid),
                 }
             )
         for event_id, received, _status in rec.events:
@@ -581,13 +581,13 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
 
     # The reference streams themselves against the database.
     ref_vs_db = {"equal": 0, "different": 0, "unreadable": 0}
-    by_job: dict[int, list[int]] = {}
+    by_run: dict[int, list[int]] = {}
     for ev in events.values():
-        by_job.setdefault(ev["job_id"], []).append(ev["id"])
+        by_run.setdefault(ev["run_id"], []).append(ev["id"])
     for gid, ref in refs.items():
         if not isinstance(ref, list):
             ref_vs_db["unreadable"] += 1
-        elif gid in jobs and by_job.get(jobs[gid]["id"], []) == ref:
+        elif gid in runs and by_run.get(runs[gid]["id"], []) == ref:
             ref_vs_db["equal"] += 1
         else:
             ref_vs_db["different"] += 1
@@ -629,9 +629,9 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
         if p.get("open_streams") is not None and p["t"] >= ctx.t0 + 2
     ]
 
-    mine = [j for g, j in jobs.items() if g.startswith(f"loadbench_{ctx.tag}_")]
+    mine = [j for g, j in runs.items() if g.startswith(f"loadbench_{ctx.tag}_")]
     waits = [j["started_at"] - j["created_at"] for j in mine if j["started_at"]]
-    runs = [
+    run_times = [
         j["finished_at"] - j["started_at"] for j in mine if j["finished_at"] and j["started_at"]
     ]
     post_lat = [p["latency"] for p in ctx.posts]
@@ -693,7 +693,7 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
         },
         "workers_cpu_pct": {k: cpu_share(k) for k in pids if k.startswith("worker")},
         "system_cpu_busy_pct_all_cores": sys_busy,
-        # CPU used by processes other than this bench and its service (other jobs on the host),
+        # CPU used by processes other than this bench and its service (other runs on the host),
         # in % of one core: if large, the figures above were taken on a contended machine.
         "other_processes_cpu_pct_of_one_core": round(
             sys_busy * (os.cpu_count() or 1)
@@ -707,7 +707,7 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
             "cpu_pct_of_one_core": bench_cpu,
             "loop_lag_ms": dist(ctx.lag),
         },
-        "jobs": {
+        "runs": {
             "posted": len(ctx.posts),
             "completed": sum(1 for j in mine if j["status"] == "completed"),
             "other": {
@@ -716,7 +716,7 @@ def analyse(ctx: Ctx, refs: dict, jobs: dict, events: dict, pids: dict, final: d
             },
             "max_attempts_seen": max((j["attempts"] for j in mine), default=None),
             "queue_wait_s": dist(waits, scale=1),
-            "run_s": dist(runs, scale=1),
+            "run_s": dist(run_times, scale=1),
         },
     }
 
@@ -767,12 +767,12 @@ def show(result: dict, log_summary: dict) -> None:
             f"{d(result['bench']['loop_lag_ms'])}",
         ),
         (
-            "jobs",
-            f"posted {result['jobs']['posted']}, completed {result['jobs']['completed']}, "
-            f"other {json.dumps(result['jobs']['other'])}",
+            "runs",
+            f"posted {result['runs']['posted']}, completed {result['runs']['completed']}, "
+            f"other {json.dumps(result['runs']['other'])}",
         ),
-        ("job queue wait (s)", d(result["jobs"]["queue_wait_s"])),
-        ("job run time (s)", d(result["jobs"]["run_s"])),
+        ("run queue wait (s)", d(result["runs"]["queue_wait_s"])),
+        ("run run time (s)", d(result["runs"]["run_s"])),
         ("web log warnings/errors", json.dumps(log_summary)),
     ]
     width = max(len(k) for k, _ in rows)
@@ -799,7 +799,7 @@ def main() -> int:
         "--post-interval",
         type=float,
         default=2.5,
-        help="seconds between POSTs (2.5: one job runs ~4.1 s at the default step delay,"
+        help="seconds between POSTs (2.5: one run runs ~4.1 s at the default step delay,"
         " so 2 workers keep up)",
     )
     p.add_argument(
@@ -809,7 +809,7 @@ def main() -> int:
         "--join-running",
         type=float,
         default=0.25,
-        help="share of stream starts that join a job already running (0.25)",
+        help="share of stream starts that join a run already running (0.25)",
     )
     p.add_argument(
         "--drain", type=float, default=30, help="after the window, wait for open streams"
@@ -859,9 +859,9 @@ def main() -> int:
         final = proc_stat(web.pid)
     finally:
         svc.stop()
-    jobs, events = read_db(data_dir / "videoforge.db")
+    runs, events = read_db(data_dir / "videoforge.db")
     log_summary = log_lines(data_dir / "web.log")
-    result = analyse(ctx, refs, jobs, events, pids, final)
+    result = analyse(ctx, refs, runs, events, pids, final)
     result["web_log"] = log_summary
     result["worker_logs"] = {f.name: log_lines(f) for f in sorted(data_dir.glob("worker-*.log"))}
     show(result, log_summary)

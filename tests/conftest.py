@@ -6,8 +6,8 @@ import uuid
 import pytest
 
 from tests.helpers import Service, base_env, free_port
-from videoforge.db import Database
-from videoforge.jobqueue import JobStore
+from videoforge.store.database import Database
+from videoforge.store.runs import RunStore
 
 POSTGRES_URL = os.environ.get("VIDEOFORGE_TEST_POSTGRES_URL", "")
 
@@ -66,7 +66,7 @@ def postgres_url():
 def store(db_url):
     db = Database(db_url)
     db.migrate()
-    yield JobStore(db, max_attempts=3)
+    yield RunStore(db, max_attempts=3)
     db.close()
 
 

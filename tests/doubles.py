@@ -1,8 +1,8 @@
 """Test doubles of the pipeline, loaded by worker.py --pipeline tests.doubles:make_pipeline.
 
 They walk the contract's stages without making media, so queue and stream tests run fast.
-Delays come from VF_TEST_STEP_DELAY; every run appends "job_id pid" to runs.log in the data
-directory so tests can count how often each job ran.
+Delays come from VF_TEST_STEP_DELAY; every run appends "run_id pid" to runs.log in the data
+directory so tests can count how often each run ran.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from videoforge.config import Settings
-from videoforge.errors import StageError
+from videoforge.core.errors import StageError
+from videoforge.core.settings import Settings
 
 STEPS = [
     ("generating_content", 10, "📝 Generating presentation content..."),
@@ -31,12 +31,12 @@ class ScriptedPipeline:
         self.delay = float(os.environ.get("VF_TEST_STEP_DELAY", "0.02"))
         self.log = Path(settings.data_dir) / "runs.log"
 
-    def run(self, job, report, workdir):
+    def run(self, run, report, workdir):
         with self.log.open("a") as f:
-            f.write(f"{job.id} {os.getpid()}\n")
+            f.write(f"{run.id} {os.getpid()}\n")
         for status, progress, message in STEPS:
             report(status, progress, message)
-            if "explode" in job.request["topic"] and status == "generating_audio":
+            if "explode" in run.request["topic"] and status == "generating_audio":
                 raise StageError("generating_audio", "the test double was asked to fail")
             time.sleep(self.delay)
         return {"video": None, "double": True}

@@ -177,7 +177,7 @@ class FakeOpenAI:
     def speech(self) -> Any:
         """Return the Piper voice the fake speaks with, made on first use."""
         if self._speech is None:
-            from videoforge.providers.speech import PiperSpeech
+            from videoforge.providers.piper import PiperSpeech
 
             self._speech = PiperSpeech()
         return self._speech

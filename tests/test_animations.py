@@ -8,21 +8,20 @@ import wave
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from videoforge import media
-from videoforge.errors import InvalidRequest
-from videoforge.pipeline.animations import (
+from videoforge.core.animation_spec import MAX_LABEL, validate_animation
+from videoforge.core.errors import InvalidRequest
+from videoforge.core.mathexpr import ExpressionError
+from videoforge.core.types import DEFAULT_THEME, SUPPORTED_SIZES, Segment, Size, Slide
+from videoforge.media import compose, inspection
+from videoforge.pipeline.visuals import render_animation
+from videoforge.render.animations import (
     FINISH,
-    MAX_LABEL,
     AnimationPlan,
     Element,
     animation_frames,
     plan_animation,
-    render_animation,
     schedule,
-    validate_animation,
 )
-from videoforge.pipeline.mathexpr import ExpressionError
-from videoforge.pipeline.model import DEFAULT_THEME, SUPPORTED_SIZES, Segment, Size, Slide
 
 SMALL = Size(640, 360)
 FULL_HD = Size(1920, 1080)
@@ -306,7 +305,7 @@ def test_frames_start_bare_end_complete_and_fill_the_duration(kind):
 
 
 def test_bullets_animation_ends_on_the_plain_slide(tmp_path):
-    from videoforge.pipeline.slides import render_slide
+    from videoforge.render.slides import render_slide
 
     plan = plan_for("bullets")
     *_, (last, _) = animation_frames(plan, 5.0)
@@ -373,10 +372,10 @@ def test_encode_frames_keeps_the_total_duration_and_the_frame_changes(tmp_path):
         (solid((30, 200, 30)), 0.01),
         (solid((30, 30, 200)), 1.2),
     ]
-    out = media.encode_frames(frames, SMALL, tmp_path / "clip.mp4")
-    info = media.probe(out)
+    out = compose.encode_frames(frames, SMALL, tmp_path / "clip.mp4")
+    info = inspection.probe(out)
     assert info.video.codec == "h264" and info.video.pix_fmt == "yuv420p"
-    packets = media.packets(out)
+    packets = inspection.packets(out)
     assert sum(p.duration for p in packets) == pytest.approx(1.71, abs=1 / FPS)
     starts = [p.pts for p in packets]
     assert starts[0] == 0 and starts[1] == pytest.approx(0.5, abs=0.5 / FPS)
@@ -385,9 +384,9 @@ def test_encode_frames_keeps_the_total_duration_and_the_frame_changes(tmp_path):
 
 def test_encode_frames_rejects_frames_of_another_size(tmp_path):
     with pytest.raises(ValueError, match="expected 640x360"):
-        media.encode_frames([(solid((0, 0, 0), Size(320, 180)), 1.0)], SMALL, tmp_path / "x.mp4")
+        compose.encode_frames([(solid((0, 0, 0), Size(320, 180)), 1.0)], SMALL, tmp_path / "x.mp4")
     with pytest.raises(ValueError, match="at least one frame"):
-        media.encode_frames([(solid((0, 0, 0)), 0.0)], SMALL, tmp_path / "x.mp4")
+        compose.encode_frames([(solid((0, 0, 0)), 0.0)], SMALL, tmp_path / "x.mp4")
 
 
 # --- rendered clips -------------------------------------------------------------------------------
@@ -409,13 +408,17 @@ def rendered(tmp_path_factory):
 def test_clip_lasts_the_duration_and_ends_showing_every_element(rendered, kind):
     folder, clips = rendered
     clip, plan = clips[kind]
-    info = media.probe(clip)
+    info = inspection.probe(clip)
     assert info.video.width == SMALL.width and info.video.height == SMALL.height
-    packets = media.packets(clip)
+    packets = inspection.packets(clip)
     assert max(p.pts + p.duration for p in packets) == pytest.approx(2.5, abs=1 / FPS)
     assert info.duration == pytest.approx(2.5, abs=1 / FPS)
-    first = Image.open(media.extract_frame(clip, 0.0, folder / f"{kind}-first.png")).convert("RGB")
-    last = Image.open(media.extract_frame(clip, 2.48, folder / f"{kind}-last.png")).convert("RGB")
+    first = Image.open(inspection.extract_frame(clip, 0.0, folder / f"{kind}-first.png")).convert(
+        "RGB"
+    )
+    last = Image.open(inspection.extract_frame(clip, 2.48, folder / f"{kind}-last.png")).convert(
+        "RGB"
+    )
     difference = ImageChops.difference(first, last).convert("L")
     assert difference.point(lambda v: 255 if v > 40 else 0).getbbox() is not None
     for element in plan.elements:
@@ -428,7 +431,7 @@ def test_clip_lasts_the_duration_and_ends_showing_every_element(rendered, kind):
 def test_a_20_second_full_hd_animation_lasts_20_seconds(tmp_path, kind):
     # its render time is measured by bench/bench_animations.py, not asserted here
     out = render_animation(SPECS[kind], SLIDE, FULL_HD, 20.0, tmp_path / "clip.mp4", total=TOTAL)
-    assert media.probe(out).duration == pytest.approx(20.0, abs=1 / FPS)
+    assert inspection.probe(out).duration == pytest.approx(20.0, abs=1 / FPS)
 
 
 @pytest.mark.slow
@@ -437,7 +440,7 @@ def test_cues_set_when_bullets_appear(tmp_path):
     out = render_animation(
         {"type": "bullets"}, SLIDE, SMALL, 5.0, tmp_path / "b.mp4", total=TOTAL, cues=cues
     )
-    changes = [p.pts for p in media.packets(out)]
+    changes = [p.pts for p in inspection.packets(out)]
     for expected in (0.5, 1.2, 2.1):  # the first bullet after the lead, the rest on their cues
         assert min(abs(t - expected) for t in changes) <= 1 / FPS
 
@@ -458,11 +461,11 @@ def test_compose_video_shows_the_clip_and_holds_its_last_frame(tmp_path, rendere
         Segment(1, "still", still, 0.0, 1.0),
         Segment(2, "flow", still, 1.0, 3.0, clip=clip),  # longer than the 2.5 s clip
     ]
-    out = media.compose_video(segments, audio, tmp_path / "video.mp4", size=SMALL)
-    frame = Image.open(media.extract_frame(out, 3.9, tmp_path / "end.png")).convert("RGB")
+    out = compose.compose_video(segments, audio, tmp_path / "video.mp4", size=SMALL)
+    frame = Image.open(inspection.extract_frame(out, 3.9, tmp_path / "end.png")).convert("RGB")
     for element in plan.elements:
         assert_shown(frame, element, tolerance=40)
-    frame = Image.open(media.extract_frame(out, 0.5, tmp_path / "start.png")).convert("RGB")
+    frame = Image.open(inspection.extract_frame(out, 0.5, tmp_path / "start.png")).convert("RGB")
     assert colour_share(frame, (0, 0, 64, 64), (200, 30, 30), 40) > 0.9
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import falcon.testing
 import pytest
 
-from videoforge.app import create_app
-from videoforge.config import Settings
-from videoforge.db import Database
-from videoforge.generation import Capabilities, generation_id_for
-from videoforge.jobqueue import JobStore
+from videoforge.core.request import Capabilities, generation_id_for
+from videoforge.core.settings import Settings
+from videoforge.store.database import Database
+from videoforge.store.runs import RunStore
+from videoforge.web.app import create_app
 
 OUTLINE = [{"title": "Intro", "bullets": ["a"]}]
 
@@ -23,7 +23,7 @@ def settings(tmp_path):
 def client(settings, tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'api.db'}")
     db.migrate()
-    app = create_app(settings, JobStore(db), capabilities=Capabilities())
+    app = create_app(settings, RunStore(db), capabilities=Capabilities())
     return falcon.testing.TestClient(app)
 
 
@@ -118,7 +118,7 @@ def test_health_is_503_when_the_database_cannot_be_reached(settings, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     db = Database(f"sqlite:///{blocker / 'db.sqlite'}")  # its parent is a file
-    app = create_app(settings, JobStore(db))
+    app = create_app(settings, RunStore(db))
     resp = falcon.testing.TestClient(app).simulate_get("/health")
     assert resp.status_code == 503 and resp.json["detail"]
 
@@ -147,7 +147,7 @@ def test_video_names_cannot_escape_the_videos_folder(client, settings):
 def test_api_calls_answer_503_not_500_when_the_database_is_away(settings, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    app = create_app(settings, JobStore(Database(f"sqlite:///{blocker / 'db.sqlite'}")))
+    app = create_app(settings, RunStore(Database(f"sqlite:///{blocker / 'db.sqlite'}")))
     client = falcon.testing.TestClient(app)
     for method, path in (
         ("GET", "/api/status/x"),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from videoforge.core.types import Narration
 from videoforge.pipeline.audio import combine_audio
-from videoforge.pipeline.model import Narration
 
 RATE = 22050
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from tests.helpers import request_json
-from videoforge.pipeline.model import Size, Slide
-from videoforge.pipeline.slides import render_slide
+from videoforge.core.types import Size, Slide
+from videoforge.render.slides import render_slide
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.browser]
 

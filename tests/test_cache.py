@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videoforge.cache import Cache
+from videoforge.pipeline.cache import Cache
 
 
 def test_key_is_sha256_hex_and_separates_parts():

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from videoforge.core.types import Cue
 from videoforge.pipeline.captions import (
     normalize_cues,
     sentence_cues,
@@ -17,7 +18,6 @@ from videoforge.pipeline.captions import (
     write_srt,
     write_vtt,
 )
-from videoforge.pipeline.model import Cue
 
 
 @pytest.mark.parametrize(

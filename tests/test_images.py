@@ -27,9 +27,8 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from videoforge.errors import ProviderError
-from videoforge.pipeline.model import Size
-from videoforge.providers.base import FoundImage
+from videoforge.core.errors import ProviderError
+from videoforge.core.types import FoundImage, Size
 from videoforge.providers.fetch import FetchError, SafeFetcher, is_public_address
 from videoforge.providers.images import (
     OPENVERSE_HOSTS,

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from videoforge.errors import InvalidRequest
-from videoforge.pipeline import mathexpr
-from videoforge.pipeline.mathexpr import ExpressionError, evaluate, parse, sample
+from videoforge.core import mathexpr
+from videoforge.core.errors import InvalidRequest
+from videoforge.core.mathexpr import ExpressionError, evaluate, parse, sample
 
 NAN = math.nan
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from videoforge import media
-from videoforge.errors import FFmpegError
-from videoforge.pipeline.model import Segment, Size
+from videoforge.core import files
+from videoforge.core.errors import FFmpegError
+from videoforge.core.types import Segment, Size
+from videoforge.media import compose, ffmpeg, inspection
 
 FRAME = 1 / 30
 RED, GREEN, BLUE, YELLOW = (230, 20, 20), (20, 200, 40), (30, 40, 230), (240, 220, 30)
@@ -69,7 +70,7 @@ def segments_for(
 
 def colour_at(video: Path, t: float, tmp: Path, xy: tuple[float, float] = (0.5, 0.5)):
     """Return the palette colour nearest to the pixel at relative position `xy` at time `t`."""
-    png = media.extract_frame(video, t, tmp / f"frame-{t:.4f}.png")
+    png = inspection.extract_frame(video, t, tmp / f"frame-{t:.4f}.png")
     with Image.open(png) as im:
         pixel = im.convert("RGB").getpixel((int(im.width * xy[0]), int(im.height * xy[1])))
     nearest = min(PALETTE, key=lambda c: sum((a - b) ** 2 for a, b in zip(c, pixel, strict=True)))
@@ -99,14 +100,14 @@ def composed(tmp_path_factory):
     segments = segments_for(images, DURATIONS, TITLES)
     total = sum(DURATIONS)
     audio = make_wav(tmp / "speech.wav", total, gaps_before=tuple(s.start for s in segments[1:]))
-    out = media.compose_video(segments, audio, tmp / "out" / "video.mp4", size=Size(640, 360))
+    out = compose.compose_video(segments, audio, tmp / "out" / "video.mp4", size=Size(640, 360))
     return out, segments, audio, tmp
 
 
 @pytest.mark.slow
 def test_composed_video_is_h264_yuv420p_with_aac(composed):
     out, _, _, _ = composed
-    info = media.probe(out)
+    info = inspection.probe(out)
     assert info.video is not None and info.audio is not None
     assert (info.video.codec, info.video.pix_fmt) == ("h264", "yuv420p")
     assert (info.video.width, info.video.height) == (640, 360)
@@ -120,19 +121,19 @@ def test_composed_video_is_h264_yuv420p_with_aac(composed):
 @pytest.mark.slow
 def test_video_and_audio_last_as_long_as_the_narration(composed):
     out, _, audio, _ = composed
-    total = media.wav_duration(audio)
-    assert media.probe(out).duration == pytest.approx(total, abs=FRAME)
-    video = media.packets(out)
+    total = files.wav_duration(audio)
+    assert inspection.probe(out).duration == pytest.approx(total, abs=FRAME)
+    video = inspection.packets(out)
     end = max(p.pts + p.duration for p in video)
     assert end == pytest.approx(total, abs=FRAME)
-    samples = media.decode_audio(out, sample_rate=16000)
+    samples = inspection.decode_audio(out, sample_rate=16000)
     assert len(samples) / 16000 == pytest.approx(total, abs=FRAME)
 
 
 @pytest.mark.slow
 def test_moov_atom_comes_before_mdat(composed):
     out, _, _, _ = composed
-    kinds = [atom.type for atom in media.mp4_atoms(out)]
+    kinds = [atom.type for atom in inspection.mp4_atoms(out)]
     assert kinds[0] == "ftyp"
     assert kinds.index("moov") < kinds.index("mdat")
 
@@ -140,18 +141,18 @@ def test_moov_atom_comes_before_mdat(composed):
 @pytest.mark.slow
 def test_chapters_carry_segment_titles_and_times(composed):
     out, segments, audio, _ = composed
-    chapters = media.probe(out).chapters
+    chapters = inspection.probe(out).chapters
     assert [c.title for c in chapters] == TITLES
     for chapter, segment in zip(chapters, segments, strict=True):
         assert chapter.start == pytest.approx(segment.start, abs=0.001)
         assert chapter.end == pytest.approx(segment.end, abs=0.001)
-    assert chapters[-1].end == pytest.approx(media.wav_duration(audio), abs=0.001)
+    assert chapters[-1].end == pytest.approx(files.wav_duration(audio), abs=0.001)
 
 
 @pytest.mark.slow
 def test_keyframes_sit_on_slide_changes_to_the_millisecond(composed):
     out, segments, _, _ = composed
-    keyframes = sorted(p.pts for p in media.packets(out) if p.keyframe)
+    keyframes = sorted(p.pts for p in inspection.packets(out) if p.keyframe)
     assert keyframes == pytest.approx([s.start for s in segments], abs=0.0011)
 
 
@@ -168,14 +169,14 @@ def test_slide_changes_within_half_a_frame_of_segment_start(composed, boundary):
 def test_first_and_last_moments_show_first_and_last_slide(composed):
     out, _, audio, tmp = composed
     assert colour_at(out, 0.0, tmp) == COLOURS[0]
-    assert colour_at(out, media.wav_duration(audio) - FRAME / 2, tmp) == COLOURS[-1]
+    assert colour_at(out, files.wav_duration(audio) - FRAME / 2, tmp) == COLOURS[-1]
 
 
 @pytest.mark.slow
 def test_sound_onsets_stay_on_slide_changes(composed):
     out, segments, _, _ = composed
     rate = 16000
-    samples = media.decode_audio(out, sample_rate=rate)
+    samples = inspection.decode_audio(out, sample_rate=rate)
     for segment in segments[1:]:
         onset = onset_after(samples, rate, segment.start - GAP / 2)
         assert onset == pytest.approx(segment.start, abs=FRAME / 2)
@@ -190,10 +191,10 @@ def test_portrait_video_letterboxes_stills_of_other_shapes_and_modes(tmp_path):
     ]
     segments = segments_for(images, [0.7, 0.5, 0.6], ["a", "b", "c"])
     audio = make_wav(tmp_path / "a.wav", 1.8, rate=44100)
-    out = media.compose_video(
+    out = compose.compose_video(
         segments, audio, tmp_path / "portrait.mp4", size=Size(360, 640), chapters=False
     )
-    info = media.probe(out)
+    info = inspection.probe(out)
     assert (info.video.width, info.video.height) == (360, 640)
     assert info.audio.sample_rate == 44100  # 44.1 kHz is kept
     assert info.chapters == ()
@@ -207,7 +208,7 @@ def test_portrait_video_letterboxes_stills_of_other_shapes_and_modes(tmp_path):
 def make_clip(path: Path, colour: tuple[int, int, int], seconds: float, rate: int) -> Path:
     """Encode a solid-colour H.264 clip with ffmpeg's colour source."""
     hex_colour = "0x{:02x}{:02x}{:02x}".format(*colour)
-    media.run_ffmpeg(
+    ffmpeg.run_ffmpeg(
         ["-f", "lavfi", "-i", f"color=c={hex_colour}:s=320x240:r={rate}:d={seconds}"]
         + ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]
     )
@@ -223,7 +224,7 @@ def test_clips_replace_their_stills_and_keep_the_timeline(tmp_path):
         images, [0.9, 1.3, 1.1], ["still", "short clip", "long clip"], clips=[None, short, long]
     )
     audio = make_wav(tmp_path / "a.wav", 3.3)
-    out = media.compose_video(segments, audio, tmp_path / "clips.mp4", size=Size(640, 360))
+    out = compose.compose_video(segments, audio, tmp_path / "clips.mp4", size=Size(640, 360))
 
     assert colour_at(out, 0.9 - FRAME / 2, tmp_path) == RED
     assert colour_at(out, 0.9 + FRAME / 2, tmp_path) == WHITE
@@ -231,11 +232,11 @@ def test_clips_replace_their_stills_and_keep_the_timeline(tmp_path):
     assert colour_at(out, 2.2 - FRAME / 2, tmp_path) == WHITE
     assert colour_at(out, 2.2 + FRAME / 2, tmp_path) == MAGENTA
     assert colour_at(out, 3.3 - FRAME / 2, tmp_path) == MAGENTA
-    video = media.packets(out)
+    video = inspection.packets(out)
     keyframes = {round(p.pts, 3) for p in video if p.keyframe}
     assert {0.0, 0.9, 2.2} <= keyframes
     assert max(p.pts + p.duration for p in video) == pytest.approx(3.3, abs=FRAME)
-    assert media.probe(out).duration == pytest.approx(3.3, abs=FRAME)
+    assert inspection.probe(out).duration == pytest.approx(3.3, abs=FRAME)
 
 
 @pytest.mark.slow
@@ -243,29 +244,29 @@ def test_run_ffmpeg_raises_ffmpeg_error_with_stderr_tail(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"this is not a video" * 100)
     with pytest.raises(FFmpegError) as caught:
-        media.run_ffmpeg(["-i", str(bad), "-f", "null", "-"])
+        ffmpeg.run_ffmpeg(["-i", str(bad), "-f", "null", "-"])
     assert caught.value.returncode != 0
     assert "Invalid data" in caught.value.stderr_tail
     assert str(bad) in caught.value.argv
     with pytest.raises(FFmpegError):
-        media.probe(bad)
+        inspection.probe(bad)
 
 
 @pytest.mark.slow
 def test_probe_reads_wav_facts(tmp_path):
     wav = make_wav(tmp_path / "t.wav", 1.25, rate=22050)
-    info = media.probe(wav)
+    info = inspection.probe(wav)
     assert info.video is None
-    assert info.audio == media.AudioStream("pcm_s16le", 22050, 1)
+    assert info.audio == inspection.AudioStream("pcm_s16le", 22050, 1)
     assert info.duration == pytest.approx(1.25, abs=0.01)
-    assert media.wav_duration(wav) == pytest.approx(1.25, abs=1e-4)
+    assert files.wav_duration(wav) == pytest.approx(1.25, abs=1e-4)
 
 
 @pytest.mark.slow
 def test_extract_frame_past_the_end_raises(composed, tmp_path):
     out, _, _, _ = composed
     with pytest.raises(ValueError):
-        media.extract_frame(out, 60.0, tmp_path / "none.png")
+        inspection.extract_frame(out, 60.0, tmp_path / "none.png")
 
 
 # --- fast tests: no ffmpeg run ---------------------------------------------------------------
@@ -284,9 +285,9 @@ def fake_runner(returncode=0, stdout=b"", stderr=b""):
 
 def test_run_ffmpeg_prepends_binary_and_quiet_flags():
     runner = fake_runner()
-    media.run_ffmpeg(["-i", "x.wav", "out.mp3"], runner=runner)
+    ffmpeg.run_ffmpeg(["-i", "x.wav", "out.mp3"], runner=runner)
     argv = runner.calls[0]
-    assert argv[0] == media.ffmpeg_exe()
+    assert argv[0] == ffmpeg.ffmpeg_exe()
     assert argv[1:] == ["-hide_banner", "-nostdin", "-nostats", "-y", "-i", "x.wav", "out.mp3"]
 
 
@@ -294,7 +295,7 @@ def test_run_ffmpeg_failure_carries_the_last_lines_of_stderr():
     stderr = "\n".join(f"line {i}" for i in range(100)).encode() + b"\nx.wav: No such file"
     runner = fake_runner(returncode=254, stderr=stderr)
     with pytest.raises(FFmpegError) as caught:
-        media.run_ffmpeg(["-i", "x.wav"], runner=runner)
+        ffmpeg.run_ffmpeg(["-i", "x.wav"], runner=runner)
     assert caught.value.returncode == 254
     assert caught.value.stderr_tail.endswith("x.wav: No such file")
     assert "line 0\n" not in caught.value.stderr_tail
@@ -305,7 +306,7 @@ def test_run_ffmpeg_timeout_becomes_ffmpeg_error():
         raise subprocess.TimeoutExpired(argv, kwargs["timeout"], stderr=b"frame=10")
 
     with pytest.raises(FFmpegError, match="timed out after 2"):
-        media.run_ffmpeg(["-i", "x"], timeout=2, runner=runner)
+        ffmpeg.run_ffmpeg(["-i", "x"], timeout=2, runner=runner)
 
 
 SAMPLE_INFO = """\
@@ -333,22 +334,22 @@ At least one output file must be specified
 
 
 def test_parse_input_info_reads_streams_duration_and_chapters():
-    info = media.parse_input_info(SAMPLE_INFO)
+    info = inspection.parse_input_info(SAMPLE_INFO)
     assert info.format == "mov,mp4,m4a,3gp,3g2,mj2"
     assert info.duration == pytest.approx(3723.45)
-    assert info.video == media.VideoStream(
+    assert info.video == inspection.VideoStream(
         "h264", 1920, 1080, pix_fmt="yuv420p", profile="High", fps=29.97
     )
-    assert info.audio == media.AudioStream("aac", 44100, 6)
+    assert info.audio == inspection.AudioStream("aac", 44100, 6)
     assert info.chapters == (
-        media.Chapter(0.0, 1.37, "line one\nline two"),
-        media.Chapter(1.37, 3723.45, "A = b ; c"),
+        compose.Chapter(0.0, 1.37, "line one\nline two"),
+        compose.Chapter(1.37, 3723.45, "A = b ; c"),
     )
 
 
 def test_parse_input_info_without_input_section_raises():
     with pytest.raises(ValueError):
-        media.parse_input_info("x.mp4: No such file or directory\n")
+        inspection.parse_input_info("x.mp4: No such file or directory\n")
 
 
 def test_parse_input_info_handles_images_and_unknown_duration():
@@ -356,13 +357,13 @@ def test_parse_input_info_handles_images_and_unknown_duration():
         "Input #0, png_pipe, from 'a.png':\n  Duration: N/A, bitrate: N/A\n"
         "  Stream #0:0: Video: png, rgba(pc, gbr/unknown/unknown), 640x480, 1k fps, 1k tbr\n"
     )
-    info = media.parse_input_info(text)
+    info = inspection.parse_input_info(text)
     assert info.duration is None
-    assert info.video == media.VideoStream("png", 640, 480, pix_fmt="rgba", fps=1000.0)
+    assert info.video == inspection.VideoStream("png", 640, 480, pix_fmt="rgba", fps=1000.0)
 
 
 def test_ffmetadata_escapes_special_characters():
-    text = media.ffmetadata_text([media.Chapter(0, 1.2345, "a=b;c#d\\e\nf é")])
+    text = compose.ffmetadata_text([compose.Chapter(0, 1.2345, "a=b;c#d\\e\nf é")])
     assert text == (
         ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1234\n"
         "title=a\\=b\\;c\\#d\\\\e\\\nf é\n"
@@ -370,7 +371,7 @@ def test_ffmetadata_escapes_special_characters():
 
 
 def compose_args(tmp_path, segments, total=5.4, size=SMALL):
-    return media.compose_argv(
+    return compose.compose_argv(
         segments,
         tmp_path / "a.wav",
         tmp_path / "o.mp4",
@@ -428,9 +429,9 @@ def test_compose_argv_rejects_impossible_layouts(tmp_path, starts, durations, to
 
 
 def test_h264_level_fits_frame_size():
-    assert media.h264_level_for(Size(1920, 1080)) == "4.1"
-    assert media.h264_level_for(Size(1080, 1920)) == "4.1"
-    assert media.h264_level_for(Size(3840, 2160)) == "5.1"
+    assert compose.h264_level_for(Size(1920, 1080)) == "4.1"
+    assert compose.h264_level_for(Size(1080, 1920)) == "4.1"
+    assert compose.h264_level_for(Size(3840, 2160)) == "5.1"
 
 
 def test_mp4_atoms_walks_top_level_boxes(tmp_path):
@@ -439,17 +440,17 @@ def test_mp4_atoms_walks_top_level_boxes(tmp_path):
     body += struct.pack(">I4sQ", 1, b"mdat", 24) + b"\0" * 8
     body += struct.pack(">I4s", 0, b"moov") + b"\0" * 4
     path.write_bytes(body)
-    assert media.mp4_atoms(path) == [
-        media.Atom("ftyp", 0, 16),
-        media.Atom("mdat", 16, 24),
-        media.Atom("moov", 40, 12),
+    assert inspection.mp4_atoms(path) == [
+        inspection.Atom("ftyp", 0, 16),
+        inspection.Atom("mdat", 16, 24),
+        inspection.Atom("moov", 40, 12),
     ]
 
 
 def test_color_matrix_follows_chromiums_height_rule():
     # Chromium's software decoder ignores the tag and picks the matrix from the height.
-    assert media.color_matrix_for(Size(1920, 1080)) == ("bt709", "bt709")
-    assert media.color_matrix_for(Size(1080, 1920)) == ("bt709", "bt709")
-    assert media.color_matrix_for(Size(960, 720)) == ("bt709", "bt709")
-    assert media.color_matrix_for(Size(1280, 718)) == ("bt601", "smpte170m")
-    assert media.color_matrix_for(Size(640, 360)) == ("bt601", "smpte170m")
+    assert compose.color_matrix_for(Size(1920, 1080)) == ("bt709", "bt709")
+    assert compose.color_matrix_for(Size(1080, 1920)) == ("bt709", "bt709")
+    assert compose.color_matrix_for(Size(960, 720)) == ("bt709", "bt709")
+    assert compose.color_matrix_for(Size(1280, 718)) == ("bt601", "smpte170m")
+    assert compose.color_matrix_for(Size(640, 360)) == ("bt601", "smpte170m")

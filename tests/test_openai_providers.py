@@ -23,10 +23,9 @@ from tests.fake_openai import (
     draw_png,
     valid_deck,
 )
-from videoforge.errors import ProviderError, RetryableProviderError
-from videoforge.pipeline.model import Size, Slide
-from videoforge.pipeline.outline import narrate
-from videoforge.providers.base import Usage
+from videoforge.core.errors import ProviderError, RetryableProviderError
+from videoforge.core.outline import narrate
+from videoforge.core.types import Size, Slide, Usage
 from videoforge.providers.llm import (
     DECK_SCHEMA,
     OpenAIText,

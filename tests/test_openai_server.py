@@ -109,7 +109,7 @@ def test_a_wrong_key_fails_fast_naming_the_setting_and_never_leaks_the_key(make_
     assert secret not in str(events) and secret.encode() not in listing + status_body
     assert secret not in svc.logs()
     db = sqlite3.connect(svc.data_dir / "videoforge.db")
-    for table in ("jobs", "events"):
+    for table in ("runs", "events"):
         for row in db.execute(f"SELECT * FROM {table}"):  # noqa: S608 - fixed table names
             assert secret not in repr(row)
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from videoforge.errors import InvalidRequest
-from videoforge.pipeline.outline import (
+from videoforge.core.errors import InvalidRequest
+from videoforge.core.outline import (
     derive_topic,
     narrate,
     parse_document,
@@ -15,7 +15,7 @@ from videoforge.pipeline.outline import (
     strip_inline_markdown,
     suggest_animation,
 )
-from videoforge.text import split_sentences
+from videoforge.core.text import split_sentences
 
 # --- parse_outline -----------------------------------------------------------------------------
 

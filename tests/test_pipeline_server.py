@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from tests.helpers import read_stream, request, request_json
-from videoforge import media
-from videoforge.pipeline.model import Size, Slide
-from videoforge.pipeline.slides import render_slide
+from videoforge.core.types import Size, Slide
+from videoforge.media import inspection
+from videoforge.render.slides import render_slide
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -149,12 +149,12 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
         "duration",
     }
 
-    info = media.probe(video)
+    info = inspection.probe(video)
     assert info.video.codec == "h264" and info.video.pix_fmt == "yuv420p"
     assert (info.video.width, info.video.height) == (SIZE.width, SIZE.height)
     assert info.audio.codec == "aac"
     assert abs(info.duration - total) <= FRAME
-    atoms = [a.type for a in media.mp4_atoms(video)]
+    atoms = [a.type for a in inspection.mp4_atoms(video)]
     assert atoms.index("moov") < atoms.index("mdat")  # faststart: playable while downloading
     assert [c.title for c in info.chapters] == [s["title"] for s in OUTLINE]
     for chapter, (start, end) in zip(info.chapters, spans, strict=True):
@@ -162,7 +162,7 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
 
     # the audio is speech: every slide's stretch is well above silence
     rate = 16000
-    samples = media.decode_audio(video, sample_rate=rate)
+    samples = inspection.decode_audio(video, sample_rate=rate)
     assert abs(len(samples) / rate - total) <= FRAME
     for start, end in spans:
         level = rms(samples[int(start * rate) : int(end * rate)])
@@ -179,10 +179,10 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
         )
         renders.append(Image.open(png).convert("RGB"))
     for i, (start, _end) in enumerate(spans):
-        after = media.extract_frame(video, start + FRAME / 2, tmp_path / f"after{i}.png")
+        after = inspection.extract_frame(video, start + FRAME / 2, tmp_path / f"after{i}.png")
         assert _matches(after, renders[i]), f"slide {i + 1} not on screen at {start:.3f}s"
         if i:
-            before = media.extract_frame(video, start - FRAME / 2, tmp_path / f"before{i}.png")
+            before = inspection.extract_frame(video, start - FRAME / 2, tmp_path / f"before{i}.png")
             assert _matches(before, renders[i - 1]), f"slide {i} gone before {start:.3f}s"
 
     # captions: one cue per sentence, ordered, inside the audio, in both formats

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from videoforge.errors import RangeNotSatisfiable
-from videoforge.ranges import parse_range
+from videoforge.core.errors import RangeNotSatisfiable
+from videoforge.web.ranges import parse_range
 
 SIZE = 1000
 

@@ -9,19 +9,19 @@ import psycopg
 import pytest
 
 from tests.doubles import ScriptedPipeline
-from videoforge.config import Settings
-from videoforge.db import Database
-from videoforge.jobqueue import JobStore
-from videoforge.runner import Worker
+from videoforge.core.settings import Settings
+from videoforge.store.database import Database
+from videoforge.store.runs import RunStore
+from videoforge.worker.loop import Worker
 
 OUTLINE = {"topic": "t", "slides": []}
 
 
-def wait_for(store: JobStore, gid: str, status: str, timeout: float = 20) -> None:
+def wait_for(store: RunStore, gid: str, status: str, timeout: float = 20) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        job = store.newest(gid)
-        if job and job.status == status:
+        run = store.newest(gid)
+        if run and run.status == status:
             return
         time.sleep(0.05)
     raise AssertionError(f"{gid} never became {status}")
@@ -32,14 +32,14 @@ def test_a_worker_keeps_working_after_its_database_connections_are_killed(postgr
     db = Database(postgres_url)
     db.migrate()
     worker = Worker(
-        JobStore(db),
+        RunStore(db),
         ScriptedPipeline(Settings(data_dir=tmp_path)),
         runs_dir=tmp_path / "runs",
         poll_interval=0.05,
     )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    client = JobStore(Database(postgres_url))
+    client = RunStore(Database(postgres_url))
     try:
         client.enqueue("before", OUTLINE, time.time())
         wait_for(client, "before", "completed")
@@ -49,7 +49,7 @@ def test_a_worker_keeps_working_after_its_database_connections_are_killed(postgr
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        client = JobStore(Database(postgres_url))
+        client = RunStore(Database(postgres_url))
         client.enqueue("after", OUTLINE, time.time())
         wait_for(client, "after", "completed")
         assert thread.is_alive()

@@ -207,7 +207,7 @@ def test_heartbeats_every_interval_carry_the_latest_status(make_service):
         assert beat.id == previous[-1].id  # the heartbeat does not move Last-Event-ID on
 
 
-def test_a_failing_job_ends_in_an_error_event_naming_the_step_then_done(service):
+def test_a_failing_run_ends_in_an_error_event_naming_the_step_then_done(service):
     service.start_web()
     service.start_worker()
     _, body = post(service, "Please explode")
@@ -240,7 +240,7 @@ def test_cancel_ends_the_run_with_an_error_event_then_done(make_service):
     assert request_json(svc, "DELETE", f"/api/generations/{gid}")[0] == 409
     time.sleep(1.5)  # the worker noticed and did not complete it
     assert request_json(svc, "GET", f"/api/status/{gid}")[1]["run_status"] == "cancelled"
-    # the worker is free for the next job
+    # the worker is free for the next run
     _, nxt = post(svc, "Next one")
     wait_for_status(svc, nxt["generation_id"], ("completed",), timeout=20)
 
@@ -261,26 +261,26 @@ def test_a_second_post_while_running_is_409_and_history_keeps_runs(make_service)
     assert listing["total"] == 2 and len(listing["generations"]) == 1
 
 
-def test_two_workers_racing_over_50_jobs_run_each_exactly_once(make_service):
+def test_two_workers_racing_over_50_runs_work_on_each_exactly_once(make_service):
     svc = make_service(VF_TEST_STEP_DELAY="0")
     svc.start_web()
     ids = []
     for i in range(50):
-        status, body = post(svc, f"race job {i}")
+        status, body = post(svc, f"race run {i}")
         assert status == 202
         ids.append(body["run_id"])
     svc.start_worker()
     svc.start_worker()
     for i in range(50):
-        wait_for_status(svc, f"race_job_{i}", ("completed",), timeout=120)
+        wait_for_status(svc, f"race_run_{i}", ("completed",), timeout=120)
     lines = (svc.data_dir / "runs.log").read_text().split()
-    job_ids = lines[0::2]
+    run_ids = lines[0::2]
     pids = set(lines[1::2])
-    assert sorted(map(int, job_ids)) == sorted(ids)  # each job exactly once
+    assert sorted(map(int, run_ids)) == sorted(ids)  # each run exactly once
     assert len(pids) == 2  # and both workers took part
 
 
-def test_a_worker_killed_mid_job_is_replaced_and_the_stream_reports_completed(make_service):
+def test_a_worker_killed_mid_run_is_replaced_and_the_stream_reports_completed(make_service):
     svc = make_service(VF_TEST_STEP_DELAY="0.4", VIDEOFORGE_LEASE_SECONDS="1.5")
     svc.start_web()
     doomed = svc.start_worker()
@@ -305,7 +305,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_stream_reports_completed(ma
     assert runs[0::2] == [str(body["run_id"])] * 2 and len(set(runs[1::2])) == 2
 
 
-def test_sigterm_releases_the_running_job_and_the_worker_exits(make_service):
+def test_sigterm_releases_the_running_run_and_the_worker_exits(make_service):
     svc = make_service(VF_TEST_STEP_DELAY="1")
     svc.start_web()
     first = svc.start_worker()
@@ -391,12 +391,12 @@ def test_web_and_two_workers_share_postgresql_through_database_url(make_service,
     svc.start_web()
     assert request_json(svc, "GET", "/health")[1]["database"] == "postgres"
     for i in range(10):
-        assert post(svc, f"pg job {i}")[0] == 202
+        assert post(svc, f"pg run {i}")[0] == 202
     svc.start_worker()
     svc.start_worker()
     for i in range(10):
-        wait_for_status(svc, f"pg_job_{i}", ("completed",), timeout=60)
+        wait_for_status(svc, f"pg_run_{i}", ("completed",), timeout=60)
     lines = (svc.data_dir / "runs.log").read_text().split()
-    assert len(lines[0::2]) == len(set(lines[0::2])) == 10  # each job exactly once
-    _, _, messages = read_stream(svc, "/api/progress/pg_job_3")
+    assert len(lines[0::2]) == len(set(lines[0::2])) == 10  # each run exactly once
+    _, _, messages = read_stream(svc, "/api/progress/pg_run_3")
     assert [m.data["status"] for m in messages] == ["connected", "completed", "done"]

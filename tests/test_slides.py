@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw
 
-from videoforge.pipeline.model import DEFAULT_THEME, SUPPORTED_SIZES, Size, Slide
-from videoforge.pipeline.slides import (
+from videoforge.core.types import DEFAULT_THEME, SUPPORTED_SIZES, FoundImage, Size, Slide
+from videoforge.render.slides import (
     ELLIPSIS,
     Box,
     PlacedText,
@@ -23,7 +23,6 @@ from videoforge.pipeline.slides import (
     render_layout,
     render_slide,
 )
-from videoforge.providers.base import FoundImage
 
 WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis"
 HUGE_WORD = (WORD * 7)[:300]

@@ -9,8 +9,9 @@ import wave
 
 import pytest
 
-from videoforge.errors import ProviderError
-from videoforge.providers.speech import PiperSpeech, normalize_language
+from videoforge.core.errors import ProviderError
+from videoforge.core.languages import normalize_language
+from videoforge.providers.piper import PiperSpeech
 
 SENTENCE = "Slides are easier to follow when someone explains them out loud."
 

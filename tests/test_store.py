@@ -1,4 +1,4 @@
-"""The job store's contract, run on a real SQLite file and on PostgreSQL when configured."""
+"""The run store's contract, run on a real SQLite file and on PostgreSQL when configured."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import threading
 import psycopg
 import pytest
 
-from videoforge.db import Database, split_sql
-from videoforge.errors import Conflict, NotFound
-from videoforge.jobqueue import CANCELLED_MESSAGE
+from videoforge.core.errors import Conflict, NotFound
+from videoforge.store.database import Database, split_sql
+from videoforge.store.runs import CANCELLED_MESSAGE
 
 REQ = {"topic": "t"}
 DB_ERRORS = (sqlite3.Error, psycopg.Error)
@@ -56,15 +56,15 @@ def test_second_enqueue_of_an_active_id_is_a_conflict_carrying_its_status(store)
 
 def test_finished_run_allows_a_new_run_and_history_keeps_both(store):
     first = store.enqueue("g", REQ, 1.0)
-    job = store.claim("w", 2.0, 30)
-    assert job.id == first.id and job.attempts == 1
-    assert store.complete(job.id, "w", {"video": "x.mp4"}, 3.0)
+    run = store.claim("w", 2.0, 30)
+    assert run.id == first.id and run.attempts == 1
+    assert store.complete(run.id, "w", {"video": "x.mp4"}, 3.0)
     second = store.enqueue("g", REQ, 4.0)
     assert store.newest("g").id == second.id
     assert [j.id for j in store.history("g")] == [second.id, first.id]
 
 
-def test_claim_takes_oldest_queued_and_never_the_same_job_twice(store):
+def test_claim_takes_oldest_queued_and_never_the_same_run_twice(store):
     ids = [store.enqueue(f"g{i}", REQ, float(i)).id for i in range(3)]
     claimed = [store.claim("w", 10.0, 30).id for _ in range(3)]
     assert claimed == ids
@@ -73,35 +73,35 @@ def test_claim_takes_oldest_queued_and_never_the_same_job_twice(store):
 
 def test_lapsed_lease_is_claimed_again_until_attempts_run_out(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.claim("w1", 1.0, 5)
+    run = store.claim("w1", 1.0, 5)
     assert store.claim("w2", 2.0, 5) is None  # lease still held
     again = store.claim("w2", 7.0, 5)  # lease lapsed at 6
-    assert again.id == job.id and again.attempts == 2 and again.worker_id == "w2"
-    assert not store.renew(job.id, "w1", 7.5, 5)  # the first worker lost it
+    assert again.id == run.id and again.attempts == 2 and again.worker_id == "w2"
+    assert not store.renew(run.id, "w1", 7.5, 5)  # the first worker lost it
     third = store.claim("w3", 20.0, 5)
     assert third.attempts == 3
     assert store.claim("w4", 40.0, 5) is None  # attempts used up: ended in error
-    ended = store.get(job.id)
+    ended = store.get(run.id)
     assert ended.status == "error" and "stopped 3 times" in ended.error
-    last = store.latest_event(job.id)
+    last = store.latest_event(run.id)
     assert last.status == "error" and last.progress == 0
 
 
-def test_report_is_refused_once_the_job_is_not_ours(store):
+def test_report_is_refused_once_the_run_is_not_ours(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.claim("w1", 1.0, 30)
-    assert store.report(job.id, "w1", "started", 0, "go", 1.1) is not None
-    assert store.report(job.id, "other", "started", 0, "go", 1.1) is None
+    run = store.claim("w1", 1.0, 30)
+    assert store.report(run.id, "w1", "started", 0, "go", 1.1) is not None
+    assert store.report(run.id, "other", "started", 0, "go", 1.1) is None
     store.cancel("g", 2.0)
-    assert store.report(job.id, "w1", "generating_content", 10, "x", 2.1) is None
-    assert not store.complete(job.id, "w1", {}, 3.0)
+    assert store.report(run.id, "w1", "generating_content", 10, "x", 2.1) is None
+    assert not store.complete(run.id, "w1", {}, 3.0)
 
 
 def test_cancel_ends_with_an_error_event_and_cannot_cancel_twice(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.cancel("g", 1.0)
-    assert job.status == "cancelled"
-    event = store.latest_event(job.id)
+    run = store.cancel("g", 1.0)
+    assert run.status == "cancelled"
+    event = store.latest_event(run.id)
     assert event.status == "error" and "cancelled" in event.message
     with pytest.raises(Conflict):
         store.cancel("g", 2.0)
@@ -111,31 +111,31 @@ def test_cancel_ends_with_an_error_event_and_cannot_cancel_twice(store):
 
 def test_events_after_returns_each_event_once_in_order(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.claim("w", 1.0, 30)
+    run = store.claim("w", 1.0, 30)
     sent = [
-        store.report(job.id, "w", "generating_audio", 30 + i, f"m{i}", 2.0).id for i in range(5)
+        store.report(run.id, "w", "generating_audio", 30 + i, f"m{i}", 2.0).id for i in range(5)
     ]
-    assert [e.id for e in store.events_after(job.id, 0)] == sent
-    assert [e.id for e in store.events_after(job.id, sent[2])] == sent[3:]
-    assert store.max_progress(job.id) == 34
+    assert [e.id for e in store.events_after(run.id, 0)] == sent
+    assert [e.id for e in store.events_after(run.id, sent[2])] == sent[3:]
+    assert store.max_progress(run.id) == 34
 
 
 def test_fail_requeues_retryable_errors_until_attempts_are_spent(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.claim("w", 1.0, 30)
-    assert store.fail(job.id, "w", "boom", 2.0, retry=True) == "queued"
-    job = store.claim("w", 3.0, 30)
-    assert job.attempts == 2
-    assert store.fail(job.id, "w", "boom", 4.0, retry=False) == "error"
-    assert store.latest_event(job.id).message == "boom"
+    run = store.claim("w", 1.0, 30)
+    assert store.fail(run.id, "w", "boom", 2.0, retry=True) == "queued"
+    run = store.claim("w", 3.0, 30)
+    assert run.attempts == 2
+    assert store.fail(run.id, "w", "boom", 4.0, retry=False) == "error"
+    assert store.latest_event(run.id).message == "boom"
 
 
-def test_release_gives_the_job_back_without_counting_the_attempt(store):
+def test_release_gives_the_run_back_without_counting_the_attempt(store):
     store.enqueue("g", REQ, 0.0)
-    job = store.claim("w", 1.0, 30)
-    assert store.release(job.id, "w")
+    run = store.claim("w", 1.0, 30)
+    assert store.release(run.id, "w")
     again = store.claim("w2", 2.0, 30)
-    assert again.id == job.id and again.attempts == 1
+    assert again.id == run.id and again.attempts == 1
 
 
 def test_runs_are_paginated_newest_first(store):
@@ -146,16 +146,16 @@ def test_runs_are_paginated_newest_first(store):
     assert [j.generation_id for j in page] == ["g3", "g2"]
 
 
-def test_concurrent_claims_from_threads_never_share_a_job(store):
+def test_concurrent_claims_from_threads_never_share_a_run(store):
     for i in range(40):
         store.enqueue(f"g{i}", REQ, float(i))
     got: list[int] = []
     lock = threading.Lock()
 
     def grab(name: str) -> None:
-        while (job := store.claim(name, 100.0, 30)) is not None:
+        while (run := store.claim(name, 100.0, 30)) is not None:
             with lock:
-                got.append(job.id)
+                got.append(run.id)
 
     threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
@@ -165,7 +165,7 @@ def test_concurrent_claims_from_threads_never_share_a_job(store):
     assert len(got) == 40 and len(set(got)) == 40
 
 
-def test_recent_marks_name_each_jobs_newest_event_and_the_newest_job(store):
+def test_recent_marks_name_each_runs_newest_event_and_the_newest_run(store):
     a = store.enqueue("a", REQ, 0.0)
     b = store.enqueue("b", REQ, 0.0)
     store.claim("w", 1.0, 30)
@@ -173,8 +173,8 @@ def test_recent_marks_name_each_jobs_newest_event_and_the_newest_job(store):
     ea = store.report(a.id, "w", "started", 0, "x", 2.0)
     eb = store.report(b.id, "w", "started", 0, "x", 2.0)
     ea2 = store.report(a.id, "w", "generating_content", 10, "x", 2.0)
-    jobs, marks = store.recent_marks()
-    assert jobs == (b.id, 2)
+    runs, marks = store.recent_marks()
+    assert runs == (b.id, 2)
     assert marks == {a.id: ea2.id, b.id: eb.id} and ea.id < ea2.id
     assert store.recent_marks(window=1)[1] == {a.id: ea2.id}  # only the newest id in the window
 
@@ -195,11 +195,11 @@ def test_usage_is_stored_whether_a_run_completes_or_fails(store):
 @pytest.mark.parametrize("ending", ["complete", "fail_retry", "report"])
 def test_cancel_racing_the_worker_leaves_one_consistent_ending(store, ending):
     # cancel and the worker's own step run at the same moment, many times; whoever wins,
-    # the job ends one way only, its last event says so, and nothing runs it again
+    # the run ends one way only, its last event says so, and nothing runs it again
     for i in range(20):
         gid = f"{ending}{i}"
         store.enqueue(gid, REQ, 0.0)
-        job = store.claim("w", 1.0, 30)
+        run = store.claim("w", 1.0, 30)
         outcome: dict[str, object] = {}
         barrier = threading.Barrier(2)
 
@@ -210,24 +210,24 @@ def test_cancel_racing_the_worker_leaves_one_consistent_ending(store, ending):
             except Conflict:
                 outcome["cancel"] = "conflict"
 
-        def worker(job=job, outcome=outcome, barrier=barrier):
+        def worker(run=run, outcome=outcome, barrier=barrier):
             barrier.wait()
             if ending == "complete":
-                outcome["worker"] = store.complete(job.id, "w", {"video": "v.mp4"}, 2.0)
+                outcome["worker"] = store.complete(run.id, "w", {"video": "v.mp4"}, 2.0)
             elif ending == "fail_retry":
-                outcome["worker"] = store.fail(job.id, "w", "boom", 2.0, retry=True)
+                outcome["worker"] = store.fail(run.id, "w", "boom", 2.0, retry=True)
             else:
-                outcome["worker"] = store.report(job.id, "w", "generating_audio", 30, "x", 2.0)
+                outcome["worker"] = store.report(run.id, "w", "generating_audio", 30, "x", 2.0)
 
         threads = [threading.Thread(target=cancel), threading.Thread(target=worker)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        final = store.get(job.id)
-        last = store.latest_event(job.id)
+        final = store.get(run.id)
+        last = store.latest_event(run.id)
         if outcome["cancel"] == "cancelled":
-            # a retry that queued the job first is then cancelled like any queued job
+            # a retry that queued the run first is then cancelled like any queued run
             assert final.status == "cancelled" and last.message == CANCELLED_MESSAGE
             assert final.result is None
             if ending == "complete":
@@ -236,7 +236,7 @@ def test_cancel_racing_the_worker_leaves_one_consistent_ending(store, ending):
             assert ending == "complete" and outcome["worker"] is True
             assert final.status == "completed" and last.status == "completed"
         again = store.claim("w2", 3.0, 30)
-        assert again is None or again.id != job.id  # a cancelled job is never claimed again
+        assert again is None or again.id != run.id  # a cancelled run is never claimed again
 
 
 def test_the_database_clock_is_a_unix_time(store):

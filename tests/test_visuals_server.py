@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import read_stream, request, request_json
-from videoforge import media
+from videoforge.media import inspection
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -100,9 +100,9 @@ def test_a_media_library_and_an_animation_make_picture_and_animated_slides(
     spans = [(s["start_time"], s["end_time"]) for s in script["scripts"]]
 
     # the picture slide shows the library picture
-    frame = Image.open(media.extract_frame(video, spans[0][0] + 0.5, tmp_path / "p.png")).convert(
-        "RGB"
-    )
+    frame = Image.open(
+        inspection.extract_frame(video, spans[0][0] + 0.5, tmp_path / "p.png")
+    ).convert("RGB")
     near = sum(
         1
         for px in frame.getdata()
@@ -111,7 +111,9 @@ def test_a_media_library_and_an_animation_make_picture_and_animated_slides(
     assert near > 0.05 * frame.width * frame.height
     # the animation slide moves: its first and last moments differ
     start, end = spans[1]
-    first = Image.open(media.extract_frame(video, start + 0.05, tmp_path / "a0.png")).convert("L")
-    last = Image.open(media.extract_frame(video, end - 0.1, tmp_path / "a1.png")).convert("L")
+    first = Image.open(inspection.extract_frame(video, start + 0.05, tmp_path / "a0.png")).convert(
+        "L"
+    )
+    last = Image.open(inspection.extract_frame(video, end - 0.1, tmp_path / "a1.png")).convert("L")
     diff = sum(abs(a - b) for a, b in zip(first.getdata(), last.getdata(), strict=True))
     assert diff / (first.width * first.height) > 1.0

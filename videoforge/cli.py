@@ -17,15 +17,15 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .config import Settings
-from .db import Database
-from .generation import Capabilities
-from .jobqueue import JobStore
+from .core.request import Capabilities
+from .core.settings import Settings
+from .store.database import Database
+from .store.runs import RunStore
 
 log = logging.getLogger("videoforge")
 
 
-def _setup(settings: Settings) -> tuple[Database, JobStore]:
+def _setup(settings: Settings) -> tuple[Database, RunStore]:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
@@ -33,7 +33,7 @@ def _setup(settings: Settings) -> tuple[Database, JobStore]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database, pool_size=16)
     db.migrate()
-    return db, JobStore(db, max_attempts=settings.max_attempts)
+    return db, RunStore(db, max_attempts=settings.max_attempts)
 
 
 def capabilities_for(settings: Settings) -> Capabilities:
@@ -50,7 +50,7 @@ def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
     """Run the web process: Waitress serving the Falcon app."""
     import waitress
 
-    from .app import create_app
+    from .web.app import create_app
 
     parser = argparse.ArgumentParser(prog="serve.py", description="Run the videoforge web process")
     parser.parse_args(argv)
@@ -82,13 +82,13 @@ def load_pipeline(spec: str, settings: Settings):
 
 def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
     """Run a worker process until SIGTERM/SIGINT, or with --once until the queue is empty."""
-    from .runner import Worker
+    from .worker.loop import Worker
 
     parser = argparse.ArgumentParser(prog="worker.py", description="Run a videoforge worker")
     parser.add_argument("--once", action="store_true", help="drain the queue, then exit")
     parser.add_argument(
         "--pipeline",
-        default="videoforge.pipeline.generate:make_pipeline",
+        default="videoforge.pipeline.video:make_pipeline",
         help="module:factory building the pipeline (default: the real one)",
     )
     args = parser.parse_args(argv)

@@ -1,25 +1,8 @@
-"""The generation pipeline behind one small seam: a job in, progress reports out.
+"""The generation pipeline: plain stage functions over dataclasses and paths, run in order.
 
-The worker calls ``pipeline.run(job, report, workdir)``; ``report(status, progress, message)``
-records a progress event (and raises when the job was cancelled or the worker is stopping),
-and ``report.usage`` counts what the run consumes from paid services (stored with the job,
-whether it completes or fails); ``run`` returns the result to store with the completed job.
+The worker calls ``pipeline.run(run, report, workdir)`` (the ``Pipeline`` protocol in
+``core.types``); ``report(status, progress, message)`` records a progress event (and raises
+when the run was cancelled or the worker is stopping), and ``report.usage`` counts what the
+run consumes from paid services; ``run`` returns the result to store with the completed run.
+``video.make_pipeline(settings)`` builds the real one.
 """
-
-from __future__ import annotations
-
-from pathlib import Path
-from typing import Any, Protocol
-
-from ..jobqueue import Job
-from ..providers.base import Usage
-
-
-class Report(Protocol):
-    usage: Usage
-
-    def __call__(self, status: str, progress: int, message: str) -> None: ...
-
-
-class Pipeline(Protocol):
-    def run(self, job: Job, report: Report, workdir: Path) -> dict[str, Any]: ...

@@ -7,7 +7,7 @@ import warnings
 import wave
 from pathlib import Path
 
-from videoforge.pipeline.model import Narration
+from ..core.types import Narration
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from videoforge.pipeline.model import Cue
-from videoforge.text import split_sentences
+from ..core.text import split_sentences
+from ..core.types import Cue
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..cache import Cache
-from ..providers.base import FoundImage, ImageSource
-from .model import Size, Slide
-from .slides import render_slide
+from ..core.animation_spec import validate_animation
+from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
+from ..media.compose import encode_frames
+from ..providers.base import ImageSource
+from ..render.animations import MIN_DURATION, animation_frames, plan_animation
+from ..render.slides import render_slide
+from .cache import Cache
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +112,40 @@ def make_visual(
     return Visual(slide.slide_number, "text", render_still(slide, total, size, cache))
 
 
+def render_animation(
+    spec: object,
+    slide: Slide,
+    size: Size,
+    duration: float,
+    out: Path,
+    *,
+    total: int,
+    theme: Theme = DEFAULT_THEME,
+    cues: Sequence[tuple[float, float]] = (),
+) -> Path:
+    """Render an animation clip of exactly `duration` seconds (to a frame at 30 fps) to `out`.
+
+    The first frame shows the slide's title and number and the animation's still parts; the
+    elements then appear in order (at the narration's sentence `cues`, (start, end) seconds
+    from the slide's start, when given) and all have appeared by FINISH of the duration; the
+    last frame shows everything. Raises InvalidRequest for a bad spec.
+    """
+    if not (math.isfinite(duration) and duration >= MIN_DURATION):
+        raise ValueError(f"an animation must last at least {MIN_DURATION} s, not {duration}")
+    spec = validate_animation(spec, bullets=slide.bullets)
+    plan = plan_animation(spec, slide, size, total=total, theme=theme)
+    started = time.perf_counter()
+    encode_frames(animation_frames(plan, duration, cues), size, out)
+    log.debug(
+        "rendered a %s animation of %.2f s at %s in %.2f s",
+        spec["type"],
+        duration,
+        size,
+        time.perf_counter() - started,
+    )
+    return out
+
+
 def make_animation(
     slide: Slide,
     total: int,
@@ -115,8 +155,6 @@ def make_animation(
     cues: tuple[tuple[float, float], ...] = (),
 ) -> Visual:
     """Render a slide's animation clip lasting duration seconds (cached), with a still beside it."""
-    from .animations import render_animation
-
     assert slide.animation is not None
     key = cache.key(
         ANIMATION_VERSION,

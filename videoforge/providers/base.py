@@ -1,51 +1,33 @@
-"""Small shared types of the providers: found images and usage counters."""
+"""The providers' small interfaces: a voice, a source of pictures, a language model.
+
+Each has real backends beside it (Piper and OpenAI speech, the image sources, the
+OpenAI-compatible chat model); the pipeline sees only these protocols.
+"""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..pipeline.model import Size
+from ..core.types import FoundImage, Size, Slide, Usage
 
 
-@dataclass(frozen=True)
-class FoundImage:
-    """A picture ready for a slide: a local file already decoded and checked with Pillow."""
+class SpeechProvider(Protocol):
+    """A voice that turns text into a WAV file."""
 
-    path: Path
-    source: str  # "library", "openverse", "wikimedia", "unsplash", "pexels", "openai"
-    title: str = ""
-    author: str | None = None
-    license: str | None = None  # e.g. "CC BY-SA 4.0", "Unsplash License", "generated"
-    license_url: str | None = None
-    source_url: str | None = None  # the page a credit links to
+    name: str
 
-    @property
-    def attribution(self) -> str:
-        """Return the one-line credit shown on the slide, e.g. '"Leaf" by Ann, CC BY 2.0 (Openverse)'."""
-        parts = []
-        if self.title:
-            parts.append(f"“{self.title}”")
-        if self.author:
-            parts.append(f"by {self.author}")
-        credit = " ".join(parts) or "Image"
-        if self.license:
-            credit += f", {self.license}"
-        return f"{credit} ({self.source})"
+    def voice_id(self) -> str:
+        """Return a stable id of the voice, used in cache keys (e.g. "piper:en_US-joe-medium")."""
+        ...
 
-    def credit(self) -> dict:
-        """Return the credit as JSON for the content data and captions."""
-        return {
-            "source": self.source,
-            "title": self.title,
-            "author": self.author,
-            "license": self.license,
-            "license_url": self.license_url,
-            "source_url": self.source_url,
-            "attribution": self.attribution,
-        }
+    def supports(self, language: str) -> bool:
+        """Return whether the voice speaks the request's language."""
+        ...
+
+    def synthesize(self, text: str, out_wav: Path) -> float:
+        """Write the spoken text to out_wav and return the WAV's real duration in seconds."""
+        ...
 
 
 class ImageSource(Protocol):
@@ -58,34 +40,23 @@ class ImageSource(Protocol):
         ...
 
 
-@dataclass
-class Usage:
-    """What a run consumed from paid services; thread-safe counters."""
+class TextModel(Protocol):
+    """A language model that writes slide decks and their narration."""
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    speech_characters: int = 0
-    images: int = 0
-    requests: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    name: str
 
-    def add(self, **amounts: int) -> None:
-        with self._lock:
-            for name, amount in amounts.items():
-                setattr(self, name, getattr(self, name) + int(amount))
+    def write_deck(
+        self, *, topic: str, num_slides: int, language: str, tone: str, usage: Usage
+    ) -> list[Slide]:
+        """Return num_slides slides about topic, numbered from 1, each with narration."""
+        ...
 
-    @classmethod
-    def from_dict(cls, data: dict | None) -> Usage:
-        """Rebuild counters stored by as_dict (ignoring derived and unknown keys)."""
-        names = ("prompt_tokens", "completion_tokens", "speech_characters", "images", "requests")
-        return cls(**{k: int(v) for k, v in (data or {}).items() if k in names})
+    def write_narration(
+        self, slides: list[Slide], *, topic: str, language: str, tone: str, usage: Usage
+    ) -> list[Slide]:
+        """Return the slides with narration written for those without their own.
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "speech_characters": self.speech_characters,
-            "images": self.images,
-            "requests": self.requests,
-        }
+        Slides with no narration, or only the one made from their title and bullets, get a
+        written one; titles, bullets, images and animations are kept.
+        """
+        ...

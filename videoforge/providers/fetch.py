@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from videoforge.errors import ProviderError
+from ..core.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from videoforge.errors import ProviderError
-
-from ..pipeline.model import Size
-from .base import FoundImage, ImageSource
+from ..core.errors import ProviderError
+from ..core.types import FoundImage, Size
+from .base import ImageSource
 from .fetch import MiB, SafeFetcher, save_image
 
 logger = logging.getLogger(__name__)

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from videoforge.errors import ProviderError
-from videoforge.pipeline.animations import ANIMATION_FIELDS, ANIMATION_TYPES
-from videoforge.pipeline.model import Slide
-from videoforge.pipeline.outline import MAX_NARRATION, MAX_TITLE, narrate
-from videoforge.providers.base import Usage
-from videoforge.providers.openai_client import OpenAIConfig, make_client, translate_error
+from ..core.animation_spec import ANIMATION_FIELDS, ANIMATION_TYPES
+from ..core.errors import ProviderError
+from ..core.outline import MAX_NARRATION, MAX_TITLE, narrate
+from ..core.types import Slide, Usage
+from .openai_client import OpenAIConfig, make_client, translate_error
 
 if TYPE_CHECKING:
     import openai

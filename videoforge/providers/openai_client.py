@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from videoforge.errors import ProviderError, RetryableProviderError
+from ..core.errors import ProviderError, RetryableProviderError
 
 if TYPE_CHECKING:
     import openai

@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videoforge.errors import ProviderError
-from videoforge.pipeline.model import Size
-from videoforge.providers.base import FoundImage, ImageSource, Usage
-from videoforge.providers.openai_client import OpenAIConfig, make_client, translate_error
+from ..core.errors import ProviderError
+from ..core.types import FoundImage, Size, Usage
+from .base import ImageSource
+from .openai_client import OpenAIConfig, make_client, translate_error
 
 if TYPE_CHECKING:
     import openai

@@ -9,11 +9,11 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videoforge.errors import ProviderError
-from videoforge.providers.base import Usage
-from videoforge.providers.openai_client import OpenAIConfig, make_client, translate_error
-from videoforge.providers.speech import SpeechProvider
-from videoforge.text import split_sentences
+from ..core.errors import ProviderError
+from ..core.text import split_sentences
+from ..core.types import Usage
+from .base import SpeechProvider
+from .openai_client import OpenAIConfig, make_client, translate_error
 
 if TYPE_CHECKING:
     import openai

@@ -7,10 +7,11 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import Settings
-from ..generation import VoiceInfo
+from ..core.request import VoiceInfo
+from ..core.settings import Settings
+from .base import SpeechProvider
 from .openai_client import OpenAIConfig
-from .speech import PiperSpeech, SpeechProvider
+from .piper import PiperSpeech
 
 log = logging.getLogger(__name__)
 

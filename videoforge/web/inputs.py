@@ -7,7 +7,7 @@ from typing import Any
 
 import falcon
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..core.errors import InvalidRequest, PayloadTooLarge
 
 
 def read_json(req: falcon.Request, max_bytes: int) -> Any:

@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest, Unprocessable
-from .pipeline.model import SUPPORTED_SIZES, Size, Slide
+from .languages import normalize_language
+from .outline import derive_topic, parse_document, parse_outline
+from .types import SUPPORTED_SIZES, Size, Slide
 
 ID_LENGTH = 29
 TONES = ("formal", "casual", "storytelling")
@@ -95,9 +97,6 @@ class GenerationRequest:
 
 def parse_generation_request(body: Any, capabilities: Capabilities) -> GenerationRequest:
     """Validate a POST /api/generate body; 400 for malformed fields, 422 for what we cannot do."""
-    from .pipeline.outline import derive_topic, parse_document, parse_outline
-    from .providers.speech import normalize_language
-
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     unknown = sorted(set(body) - set(FIELDS))

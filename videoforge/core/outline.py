@@ -6,9 +6,10 @@ import logging
 import re
 from collections.abc import Sequence
 
-from videoforge.errors import InvalidRequest
-from videoforge.pipeline.model import Slide
-from videoforge.text import split_sentences
+from .animation_spec import validate_animation
+from .errors import InvalidRequest
+from .text import split_sentences
+from .types import Slide
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,6 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
 
     animation = item.get("animation")
     if animation is not None:
-        from videoforge.pipeline.animations import validate_animation
-
         try:
             animation = validate_animation(animation, bullets=bullets)
         except InvalidRequest as exc:

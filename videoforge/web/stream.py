@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .jobqueue import Event, JobStore
+from ..core.types import Event
+from ..store.runs import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +62,23 @@ def _event_payload(event: Event) -> dict:
 
 @dataclass(frozen=True)
 class Marks:
-    """What the change signal last saw: a version, a job-list mark, newest event id per job."""
+    """What the change signal last saw: a version, a run-list mark, newest event id per run."""
 
     version: int = 0
-    jobs: tuple[int, int] = (-1, -1)
-    job_events: dict[int, int] = field(default_factory=dict)
+    runs: tuple[int, int] = (-1, -1)
+    run_events: dict[int, int] = field(default_factory=dict)
 
 
 class ChangeSignal:
     """Watch the event log from one thread and wake the streams when it changes.
 
     One cheap query per interval serves every stream of the process, and a stream queries
-    the database only when its own job (or, before its run exists, the job list) changed,
+    the database only when its own run (or, before its run exists, the run list) changed,
     so an open stream with nothing new costs no queries. The watcher polls only while some
     stream is waiting.
     """
 
-    def __init__(self, store: JobStore, interval: float):
+    def __init__(self, store: RunStore, interval: float):
         self.store = store
         self.interval = interval
         self.marks = Marks()
@@ -89,8 +90,8 @@ class ChangeSignal:
         self._shared_version = -1
         self._shared_lock = threading.Lock()
 
-    def events_after(self, job_id: int, after_id: int, version: int) -> list[Event]:
-        """Read a job's events after an id once per change, however many streams ask.
+    def events_after(self, run_id: int, after_id: int, version: int) -> list[Event]:
+        """Read a run's events after an id once per change, however many streams ask.
 
         Streams that follow the same run wake together on the same change and ask the same
         question; the first one queries and the others share its answer.
@@ -98,13 +99,13 @@ class ChangeSignal:
         with self._shared_lock:
             if version != self._shared_version:
                 self._shared, self._shared_version = {}, version
-            future = self._shared.get((job_id, after_id))
+            future = self._shared.get((run_id, after_id))
             owner = future is None
             if owner:
-                future = self._shared[(job_id, after_id)] = Future()
+                future = self._shared[(run_id, after_id)] = Future()
         if owner:
             try:
-                future.set_result(self.store.events_after(job_id, after_id))
+                future.set_result(self.store.events_after(run_id, after_id))
             except Exception as exc:
                 future.set_exception(exc)
         return future.result()
@@ -128,15 +129,15 @@ class ChangeSignal:
         while True:
             self._wanted.wait()
             try:
-                jobs, job_events = self.store.recent_marks()
+                runs, run_events = self.store.recent_marks()
             except Exception as exc:  # the streams' own queries report the outage
                 log.warning("change signal: cannot read the event log: %s", exc)
                 time.sleep(self.interval)
                 continue
             with self._cond:
                 old = self.marks
-                if jobs != old.jobs or job_events != old.job_events:
-                    self.marks = Marks(old.version + 1, jobs, job_events)
+                if runs != old.runs or run_events != old.run_events:
+                    self.marks = Marks(old.version + 1, runs, run_events)
                     self._cond.notify_all()
                 if self._waiting == 0:
                     self._wanted.clear()
@@ -144,7 +145,7 @@ class ChangeSignal:
 
 
 def progress_events(
-    store: JobStore,
+    store: RunStore,
     generation_id: str,
     timing: StreamTiming,
     *,
@@ -167,19 +168,19 @@ def progress_events(
     yield sse(_payload("connected", 0, CONNECTED, started), last_id, retry_ms=timing.retry_ms)
     last_write = started
     last_waiting = float("-inf")
-    job = None
+    run = None
     latest: Event | None = None
     # Marks are read before querying, so a change during a query wakes the next wait at once.
     marks = signal.marks if signal else None
-    jobs_checked = (-2, -2)  # the job-list mark when this stream last looked for its run
+    runs_checked = (-2, -2)  # the run-list mark when this stream last looked for its run
     caught_up = False  # this stream has read its run's events at least once
 
     while True:
-        if job is None and (marks is None or marks.jobs != jobs_checked):
-            jobs_checked = marks.jobs if marks else jobs_checked
-            job = store.newest(generation_id)
-            if job is not None:
-                latest = store.latest_event(job.id)
+        if run is None and (marks is None or marks.runs != runs_checked):
+            runs_checked = marks.runs if marks else runs_checked
+            run = store.newest(generation_id)
+            if run is not None:
+                latest = store.latest_event(run.id)
                 if latest is not None and latest.terminal:
                     if last_event_id is None:  # a finished run: its final status, then done
                         yield sse(_event_payload(latest), latest.id)
@@ -190,14 +191,14 @@ def progress_events(
                         return
                 if last_event_id is None and latest is not None:
                     last_id = 0  # a run in progress: replay its events from the start
-        if job is not None and (
-            marks is None or not caught_up or marks.job_events.get(job.id, 0) > last_id
+        if run is not None and (
+            marks is None or not caught_up or marks.run_events.get(run.id, 0) > last_id
         ):
             caught_up = True
             if signal is None or marks is None:
-                events = store.events_after(job.id, last_id)
+                events = store.events_after(run.id, last_id)
             else:
-                events = signal.events_after(job.id, last_id, marks.version)
+                events = signal.events_after(run.id, last_id, marks.version)
             for event in events:
                 yield sse(_event_payload(event), event.id)
                 last_id, latest, last_write = event.id, event, clock()
@@ -208,7 +209,7 @@ def progress_events(
         if now - started >= timing.timeout:
             yield sse(_payload("done", latest.progress if latest else 0, TIMED_OUT, now), last_id)
             return
-        if job is None and now - started < timing.waiting_period:
+        if run is None and now - started < timing.waiting_period:
             if now - last_waiting >= timing.poll_interval:
                 yield sse(_payload("waiting", 0, WAITING, now), last_id)
                 last_waiting = last_write = now
@@ -216,7 +217,7 @@ def progress_events(
             if latest is not None:
                 beat = _payload(latest.status, latest.progress, latest.message, now, heartbeat=True)
                 yield sse(beat, last_id)
-            elif job is not None:  # queued, not yet started by a worker
+            elif run is not None:  # queued, not yet started by a worker
                 yield sse(_payload("waiting", 0, WAITING, now, heartbeat=True), last_id)
             else:  # no run at all: keep the connection alive without a message event
                 yield b": keepalive\n\n"

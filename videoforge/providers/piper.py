@@ -1,4 +1,4 @@
-"""Text to speech: the provider interface and the offline Piper backend."""
+"""The offline voice: Piper speaking into WAV files, sentence by sentence when asked."""
 
 from __future__ import annotations
 
@@ -8,48 +8,14 @@ import threading
 import time
 import wave
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from videoforge.errors import ProviderError
-from videoforge.text import split_sentences
+from ..core.errors import ProviderError
+from ..core.files import wav_duration
+from ..core.languages import normalize_language
+from ..core.text import split_sentences
 
 logger = logging.getLogger(__name__)
-
-# Request spellings of a language mapped to the one name providers compare.
-_LANGUAGE_ALIASES = {
-    "english": "english",
-    "en": "english",
-    "en-us": "english",
-    "en_us": "english",
-}
-
-
-class SpeechProvider(Protocol):
-    """A voice that turns text into a WAV file."""
-
-    name: str
-
-    def voice_id(self) -> str:
-        """Return a stable id of the voice, used in cache keys (e.g. "piper:en_US-joe-medium")."""
-        ...
-
-    def supports(self, language: str) -> bool:
-        """Return whether the voice speaks the request's language."""
-        ...
-
-    def synthesize(self, text: str, out_wav: Path) -> float:
-        """Write the spoken text to out_wav and return the WAV's real duration in seconds."""
-        ...
-
-
-def normalize_language(name: str) -> str:
-    """Return the canonical name of a request language ("EN-us" -> "english").
-
-    Unknown names come back trimmed and lower-cased, so they compare equal to themselves.
-    """
-    key = name.strip().casefold()
-    return _LANGUAGE_ALIASES.get(key, key)
-
 
 # Loaded voices, shared by every PiperSpeech of the process (a voice is ~60 MB and ~1 s to load).
 _VOICES: dict[Path, Any] = {}
@@ -78,12 +44,6 @@ def _load_voice(model_path: Path) -> Any:
                 "loaded Piper voice %s in %.2f s", model_path.name, time.perf_counter() - started
             )
     return voice
-
-
-def _wav_duration(path: Path) -> float:
-    """Return the length of a WAV file in seconds, from its frame count and rate."""
-    with wave.open(str(path), "rb") as wav:
-        return wav.getnframes() / wav.getframerate()
 
 
 class PiperSpeech:
@@ -146,7 +106,7 @@ class PiperSpeech:
             with wave.open(str(out_wav), "wb") as wav:
                 _set_format(wav, voice)
                 voice.synthesize_wav(text, wav, set_wav_format=False)
-            duration = _wav_duration(out_wav)
+            duration = wav_duration(out_wav)
         except Exception as exc:
             out_wav.unlink(missing_ok=True)
             raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc
@@ -181,7 +141,7 @@ class PiperSpeech:
                         wav.writeframes(audio)
                         written += len(audio) // 2
                     timings.append((sentence, first / rate, written / rate))
-            duration = _wav_duration(out_wav)
+            duration = wav_duration(out_wav)
         except Exception as exc:
             out_wav.unlink(missing_ok=True)
             raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import falcon
 
-from ..errors import InvalidRequest, NotFound
-from ..generation import check_generation_id
-from ..jobqueue import JobStore
-from ..ranges import parse_range
+from ..core.errors import InvalidRequest, NotFound
+from ..core.request import check_generation_id
+from ..store.runs import RunStore
+from .ranges import parse_range
 
 CHUNK = 256 * 1024
 _VIDEO_NAME = re.compile(r"^[\w-]{1,128}\.mp4$")
@@ -80,15 +80,15 @@ class Video:
 class GenerationVideo:
     """GET /api/generations/{id}/video: the newest finished video of a generation id."""
 
-    def __init__(self, store: JobStore, videos_dir: Path):
+    def __init__(self, store: RunStore, videos_dir: Path):
         self.store = store
         self.videos_dir = videos_dir
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         check_generation_id(generation_id)
-        for job in self.store.history(generation_id):
-            if job.status == "completed" and job.result and job.result.get("video"):
-                path = inside(self.videos_dir, job.result["video"])
+        for run in self.store.history(generation_id):
+            if run.status == "completed" and run.result and run.result.get("video"):
+                path = inside(self.videos_dir, run.result["video"])
                 send_file(req, resp, path, "video/mp4")
                 return
         raise NotFound(f"generation {generation_id!r} has no finished video yet")
@@ -99,19 +99,19 @@ class GenerationVideo:
 class RunFile:
     """A JSON or caption file the newest run of a generation id wrote into its run folder."""
 
-    def __init__(self, store: JobStore, runs_dir: Path, name: str):
+    def __init__(self, store: RunStore, runs_dir: Path, name: str):
         self.store = store
         self.runs_dir = runs_dir
         self.name = name
 
     def _path(self, generation_id: str, name: str) -> Path:
         check_generation_id(generation_id)
-        job = self.store.newest(generation_id)
-        if job is None:
+        run = self.store.newest(generation_id)
+        if run is None:
             raise NotFound(f"no generation {generation_id!r}")
-        path = inside(self.runs_dir, str(job.id), name)
+        path = inside(self.runs_dir, str(run.id), name)
         if not path.is_file():
-            raise NotFound(f"generation {generation_id!r} has no {name} yet (status: {job.status})")
+            raise NotFound(f"generation {generation_id!r} has no {name} yet (status: {run.status})")
         return path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
@@ -120,7 +120,7 @@ class RunFile:
 
 
 class Captions(RunFile):
-    def __init__(self, store: JobStore, runs_dir: Path):
+    def __init__(self, store: RunStore, runs_dir: Path):
         super().__init__(store, runs_dir, "captions")
 
     def on_get(

@@ -6,15 +6,15 @@ import logging
 
 import falcon
 
-from ..errors import Unavailable
-from ..jobqueue import JobStore
-from ..progress import StreamGate
+from ..core.errors import Unavailable
+from ..store.runs import RunStore
+from .stream import StreamGate
 
 log = logging.getLogger(__name__)
 
 
 class Health:
-    def __init__(self, store: JobStore, gate: StreamGate):
+    def __init__(self, store: RunStore, gate: StreamGate):
         self.store = store
         self.gate = gate
 

@@ -1,4 +1,4 @@
-"""The worker loop: claim a job, hold its lease, run the pipeline, record how it ended."""
+"""The worker loop: claim a run, hold its lease, run the pipeline, record how it ended."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import Cancelled, Retryable, StageError, VideoforgeError
-from .jobqueue import Job, JobStore
-from .pipeline import Pipeline
-from .providers.base import Usage
+from ..core.errors import Cancelled, Retryable, StageError, VideoforgeError
+from ..core.types import Pipeline, Run, Usage
+from ..store.runs import RunStore
 
 log = logging.getLogger(__name__)
 
 
 class Released(Exception):
-    """The worker is stopping and gives its job back to the queue."""
+    """The worker is stopping and gives its run back to the queue."""
 
 
 def new_worker_id() -> str:
@@ -43,39 +42,39 @@ def error_message(stage: str, exc: BaseException) -> str:
 
 
 class _Reporter:
-    """The report callable handed to the pipeline for one job."""
+    """The report callable handed to the pipeline for one run."""
 
-    def __init__(self, worker: Worker, job: Job, lost: threading.Event, floor: int):
+    def __init__(self, worker: Worker, run: Run, lost: threading.Event, floor: int):
         self.worker = worker
-        self.job = job
+        self.run = run
         self.lost = lost
         self.floor = floor
         self.stage = "started"
         # What the run consumes from paid services, carried over from earlier attempts.
-        self.usage = Usage.from_dict(job.usage)
+        self.usage = Usage.from_dict(run.usage)
 
     def __call__(self, status: str, progress: int, message: str) -> None:
         if self.lost.is_set():
-            raise Cancelled("the job was cancelled or its lease was lost")
+            raise Cancelled("the run was cancelled or its lease was lost")
         if self.worker.stopping.is_set():
             raise Released()
         progress = max(int(progress), self.floor)  # a resumed attempt never goes backwards
         self.floor = progress
         self.stage = status
         event = self.worker.store.report(
-            self.job.id, self.worker.worker_id, status, progress, message, self.worker.clock()
+            self.run.id, self.worker.worker_id, status, progress, message, self.worker.clock()
         )
         if event is None:
             self.lost.set()
-            raise Cancelled("the job was cancelled or its lease was lost")
+            raise Cancelled("the run was cancelled or its lease was lost")
 
 
 class Worker:
-    """Claims jobs from the store and runs them through a pipeline, one at a time."""
+    """Claims runs from the store and runs them through a pipeline, one at a time."""
 
     def __init__(
         self,
-        store: JobStore,
+        store: RunStore,
         pipeline: Pipeline,
         *,
         runs_dir: Path,
@@ -94,82 +93,82 @@ class Worker:
         self.stopping = threading.Event()
 
     def stop(self) -> None:
-        """Stop claiming; the running job is released at its next progress report."""
+        """Stop claiming; the current run is released at its next progress report."""
         self.stopping.set()
 
     def run(self, *, once: bool = False) -> int:
-        """Claim and run jobs until stopped (or, with once, until the queue is empty)."""
+        """Claim runs and work on them until stopped (or, with once, until the queue is empty)."""
         done = 0
         log.info("worker %s started", self.worker_id)
         failures = 0
         while not self.stopping.is_set():
             try:
-                job = self.store.claim(self.worker_id, self.clock(), self.lease_seconds)
-                if job is not None:
-                    self.run_job(job)
+                run = self.store.claim(self.worker_id, self.clock(), self.lease_seconds)
+                if run is not None:
+                    self.run_one(run)
                     done += 1
                 failures = 0
             except Exception as exc:
                 # The database is away (a restart, a network blip): keep trying, more slowly.
-                # A job caught mid-way keeps its lease until it lapses and is claimed again.
+                # A run caught mid-way keeps its lease until it lapses and is claimed again.
                 failures += 1
                 delay = min(self.poll_interval * 2**failures, 30.0)
                 log.error("worker %s: %s; retrying in %.1f s", self.worker_id, exc, delay)
                 self.stopping.wait(delay)
                 continue
-            if job is None:
+            if run is None:
                 if once:
                     break
                 self.stopping.wait(self.poll_interval)
-        log.info("worker %s stopped after %d job(s)", self.worker_id, done)
+        log.info("worker %s stopped after %d run(s)", self.worker_id, done)
         return done
 
-    def run_job(self, job: Job) -> str:
-        """Run one claimed job to its end; returns how it ended."""
-        log.info("job %s (%s): attempt %d", job.id, job.generation_id, job.attempts)
+    def run_one(self, run: Run) -> str:
+        """Work on one claimed run until it ends; returns how it ended."""
+        log.info("run %s (%s): attempt %d", run.id, run.generation_id, run.attempts)
         lost = threading.Event()
         finished = threading.Event()
         renewer = threading.Thread(
             target=self._keep_lease,
-            args=(job, lost, finished),
+            args=(run, lost, finished),
             daemon=True,
-            name=f"lease-{job.id}",
+            name=f"lease-{run.id}",
         )
         renewer.start()
-        reporter = _Reporter(self, job, lost, self.store.max_progress(job.id))
+        reporter = _Reporter(self, run, lost, self.store.max_progress(run.id))
         try:
-            if job.attempts > 1:
-                reporter("started", 0, f"🔁 Resuming generation (attempt {job.attempts})...")
+            if run.attempts > 1:
+                reporter("started", 0, f"🔁 Resuming generation (attempt {run.attempts})...")
             else:
                 reporter("started", 0, "🚀 Starting generation...")
-            workdir = self.runs_dir / str(job.id)
+            workdir = self.runs_dir / str(run.id)
             workdir.mkdir(parents=True, exist_ok=True)
-            result = self.pipeline.run(job, reporter, workdir)
+            result = self.pipeline.run(run, reporter, workdir)
             usage = reporter.usage.as_dict()
-            if self.store.complete(job.id, self.worker_id, result, self.clock(), usage):
-                log.info("job %s (%s): completed", job.id, job.generation_id)
+            if self.store.complete(run.id, self.worker_id, result, self.clock(), usage):
+                log.info("run %s (%s): completed", run.id, run.generation_id)
                 return "completed"
-            log.warning("job %s: finished, but it was no longer ours to complete", job.id)
+            log.warning("run %s: finished, but it was no longer ours to complete", run.id)
             return "lost"
         except Released:
-            self.store.release(job.id, self.worker_id)
-            log.info("job %s: released to the queue (worker stopping)", job.id)
+            self.store.release(run.id, self.worker_id)
+            log.info("run %s: released to the queue (worker stopping)", run.id)
             return "released"
         except Cancelled:
-            log.info("job %s: cancelled or lease lost; stopped work on it", job.id)
+            log.info("run %s: cancelled or lease lost; stopped work on it", run.id)
             return "cancelled"
         except Exception as exc:
             message = error_message(reporter.stage, exc)
             retry = isinstance(exc, Retryable)
             log.error(
-                "job %s (%s): %s",
-                job.id,
-                job.generation_id,
+                "run %s (%s): %s",
+                run.id,
+                run.generation_id,
                 message,
                 exc_info=not isinstance(exc, VideoforgeError),
             )
             return self.store.fail(
-                job.id,
+                run.id,
                 self.worker_id,
                 message,
                 self.clock(),
@@ -180,13 +179,13 @@ class Worker:
             finished.set()
             renewer.join(timeout=5)
 
-    def _keep_lease(self, job: Job, lost: threading.Event, finished: threading.Event) -> None:
+    def _keep_lease(self, run: Run, lost: threading.Event, finished: threading.Event) -> None:
         interval = max(self.lease_seconds / 3, 0.05)
         while not finished.wait(interval):
             try:
-                if not self.store.renew(job.id, self.worker_id, self.clock(), self.lease_seconds):
-                    log.info("job %s: lease not renewed (cancelled or taken over)", job.id)
+                if not self.store.renew(run.id, self.worker_id, self.clock(), self.lease_seconds):
+                    log.info("run %s: lease not renewed (cancelled or taken over)", run.id)
                     lost.set()
                     return
             except Exception:
-                log.exception("job %s: lease renewal failed; will retry", job.id)
+                log.exception("run %s: lease renewal failed; will retry", run.id)

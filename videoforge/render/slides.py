@@ -23,12 +23,11 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageCms, ImageDraw, ImageFont
 
-from videoforge.pipeline.model import DEFAULT_THEME, Size, Slide, Theme
-from videoforge.providers.base import FoundImage
+from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
 
 log = logging.getLogger(__name__)
 
-FONTS_DIR = Path(__file__).resolve().parent.parent / "fonts"
+FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
 BOLD_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import falcon
 
-from ..generation import check_generation_id
-from ..jobqueue import JobStore
-from ..progress import ChangeSignal, GatedStream, StreamGate, StreamTiming, progress_events
+from ..core.request import check_generation_id
+from ..store.runs import RunStore
+from .stream import ChangeSignal, GatedStream, StreamGate, StreamTiming, progress_events
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
@@ -18,7 +18,7 @@ SSE_HEADERS = {
 class ProgressStream:
     def __init__(
         self,
-        store: JobStore,
+        store: RunStore,
         timing: StreamTiming,
         gate: StreamGate,
         busy_retry_ms: int,

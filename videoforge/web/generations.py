@@ -6,32 +6,34 @@ from collections.abc import Callable
 
 import falcon
 
-from ..errors import NotFound
-from ..generation import Capabilities, check_generation_id, parse_generation_request
-from ..jobqueue import Job, JobStore
-from .common import int_param, read_json
+from ..core.errors import NotFound
+from ..core.request import Capabilities, check_generation_id, parse_generation_request
+from ..core.types import Run
+from ..store.runs import RunStore
+from .inputs import int_param, read_json
+from .stream import clock_time
 
 
-def run_summary(job: Job, latest: dict | None = None) -> dict:
+def run_summary(run: Run, latest: dict | None = None) -> dict:
     """Describe a run for JSON responses (never the raw request's secrets: it holds none)."""
-    gid = job.generation_id
+    gid = run.generation_id
     summary = {
         "generation_id": gid,
-        "run_id": job.id,
-        "status": job.status,
-        "topic": job.request.get("topic"),
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "error": job.error if job.status in ("error", "cancelled") else None,
+        "run_id": run.id,
+        "status": run.status,
+        "topic": run.request.get("topic"),
+        "attempts": run.attempts,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error if run.status in ("error", "cancelled") else None,
         "progress_url": f"/api/progress/{gid}",
         "status_url": f"/api/status/{gid}",
     }
-    if job.result:
-        summary["result"] = job.result
-    if job.usage:
-        summary["usage"] = job.usage
+    if run.result:
+        summary["result"] = run.result
+    if run.usage:
+        summary["usage"] = run.usage
     if latest is not None:
         summary["latest"] = latest
     return summary
@@ -42,7 +44,7 @@ class Generate:
 
     def __init__(
         self,
-        store: JobStore,
+        store: RunStore,
         capabilities: Capabilities,
         max_body_bytes: int,
         clock: Callable[[], float],
@@ -54,16 +56,16 @@ class Generate:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
-        job = self.store.enqueue(request.generation_id, request.to_json(), self.clock())
+        run = self.store.enqueue(request.generation_id, request.to_json(), self.clock())
         resp.status = falcon.HTTP_202
-        resp.location = f"/api/status/{job.generation_id}"
-        resp.media = run_summary(job)
+        resp.location = f"/api/status/{run.generation_id}"
+        resp.media = run_summary(run)
 
 
 class Generations:
     """GET /api/generations: runs, newest first, a page at a time."""
 
-    def __init__(self, store: JobStore):
+    def __init__(self, store: RunStore):
         self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -71,7 +73,7 @@ class Generations:
         offset = int_param(req, "offset", 0, 0, 10**9)
         runs, total = self.store.runs(limit=limit, offset=offset)
         resp.media = {
-            "generations": [run_summary(job) for job in runs],
+            "generations": [run_summary(run) for run in runs],
             "total": total,
             "limit": limit,
             "offset": offset,
@@ -81,7 +83,7 @@ class Generations:
 class GenerationItem:
     """GET /api/generations/{id}: the newest run and the id's history; DELETE cancels it."""
 
-    def __init__(self, store: JobStore, clock: Callable[[], float]):
+    def __init__(self, store: RunStore, clock: Callable[[], float]):
         self.store = store
         self.clock = clock
 
@@ -90,28 +92,26 @@ class GenerationItem:
         history = self.store.history(generation_id)
         if not history:
             raise NotFound(f"no generation {generation_id!r}")
-        resp.media = run_summary(history[0]) | {"history": [run_summary(job) for job in history]}
+        resp.media = run_summary(history[0]) | {"history": [run_summary(run) for run in history]}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         check_generation_id(generation_id)
-        job = self.store.cancel(generation_id, self.clock())
-        resp.media = run_summary(job)
+        run = self.store.cancel(generation_id, self.clock())
+        resp.media = run_summary(run)
 
 
 class Status:
     """GET /api/status/{id}: the latest event of the newest run."""
 
-    def __init__(self, store: JobStore):
+    def __init__(self, store: RunStore):
         self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
-        from ..progress import clock_time
-
         check_generation_id(generation_id)
-        job = self.store.newest(generation_id)
-        if job is None:
+        run = self.store.newest(generation_id)
+        if run is None:
             raise NotFound(f"no generation {generation_id!r}")
-        event = self.store.latest_event(job.id)
+        event = self.store.latest_event(run.id)
         if event is None:
             latest = {"status": "waiting", "progress": 0, "message": "⏳ Queued", "timestamp": None}
         else:
@@ -122,7 +122,7 @@ class Status:
                 "timestamp": clock_time(event.created_at),
             }
         resp.media = (
-            latest | run_summary(job) | {"status": latest["status"], "run_status": job.status}
+            latest | run_summary(run) | {"status": latest["status"], "run_status": run.status}
         )
 
 

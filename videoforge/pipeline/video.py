@@ -17,25 +17,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache import Cache
-from ..config import Settings
-from ..errors import StageError, VideoforgeError
-from ..generation import GenerationRequest
-from ..jobqueue import Job
-from ..media import compose_video, wav_duration
-from ..providers.base import ImageSource, Usage
+from ..core.errors import StageError, VideoforgeError
+from ..core.files import wav_duration
+from ..core.outline import narrate as narrate_outline
+from ..core.outline import suggest_animation
+from ..core.request import GenerationRequest
+from ..core.settings import Settings
+from ..core.types import Cue, Narration, Report, Run, Segment, Size, Slide, Usage
+from ..media.compose import compose_video
+from ..providers.base import ImageSource, SpeechProvider
 from ..providers.images import ImageFinder
-from ..providers.speech import SpeechProvider
-from . import Report
 from .audio import combine_audio
+from .cache import Cache
 from .captions import sentence_cues, write_srt, write_vtt
-from .model import Cue, Narration, Segment, Size, Slide
-from .outline import narrate as narrate_outline
-from .outline import suggest_animation
 from .visuals import Visual, make_animation, make_visual
 
 if TYPE_CHECKING:
-    from ..providers.llm import TextModel
+    from ..providers.base import TextModel
     from ..providers.registry import SpeechProviders
 
 log = logging.getLogger(__name__)
@@ -205,7 +203,7 @@ def _progress(lo: int, hi: int, done: int, total: int) -> int:
 
 
 class GenerationPipeline:
-    """Runs one job's stages and reports the contract's milestones."""
+    """Makes one run's video: runs the stages in order and reports the contract's milestones."""
 
     def __init__(
         self,
@@ -239,20 +237,20 @@ class GenerationPipeline:
             speech = speech.with_usage(usage)
         return speech
 
-    def run(self, job: Job, report: Report, workdir: Path) -> dict[str, Any]:
-        """Run one job's stages; visuals render on a helper thread that dies with the run."""
-        renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{job.id}")
+    def run(self, run: Run, report: Report, workdir: Path) -> dict[str, Any]:
+        """Run the stages for one run; visuals render on a helper thread that dies with the run."""
+        renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{run.id}")
         try:
-            return self._run(job, report, workdir, renderer)
+            return self._run(run, report, workdir, renderer)
         finally:
             # A failed, cancelled or released run leaves no picture fetches or renders behind.
             renderer.shutdown(wait=False, cancel_futures=True)
 
     def _run(
-        self, job: Job, report: Report, workdir: Path, renderer: ThreadPoolExecutor
+        self, run: Run, report: Report, workdir: Path, renderer: ThreadPoolExecutor
     ) -> dict[str, Any]:
-        request = GenerationRequest.from_json(job.request)
-        gid = job.generation_id
+        request = GenerationRequest.from_json(run.request)
+        gid = run.generation_id
         size = Size.parse(request.size)
         timings: dict[str, float] = {}
         clock = time.perf_counter
@@ -337,7 +335,7 @@ class GenerationPipeline:
         segments, cues = timeline(slides, narrations, spans, done)
         if (credit := credits_cue(done, spans)) is not None:
             cues.append(credit)
-        video_name = f"{gid}-{job.id}.mp4"
+        video_name = f"{gid}-{run.id}.mp4"
         out = self.settings.videos_dir / video_name
         compose_video(segments, audio, out, size=size, chapters=True)
         timings["compose"] = clock() - t
@@ -347,8 +345,8 @@ class GenerationPipeline:
         _write_json(workdir / "content.json", content_json(gid, request, slides, spans, done))
         _write_json(workdir / "script.json", script_json(gid, slides, spans))
         log.info(
-            "job %s: video %s (%.1f s) in stages %s; %d of %d narrations synthesized",
-            job.id,
+            "run %s: video %s (%.1f s) in stages %s; %d of %d narrations synthesized",
+            run.id,
             video_name,
             total,
             {k: round(v, 2) for k, v in timings.items()},
@@ -428,4 +426,4 @@ def _warm(speakers: SpeechProviders, voice_id: str) -> None:
     try:
         speakers.get(voice_id).voice()
     except Exception:
-        log.exception("could not load the Piper voice; jobs will report the cause")
+        log.exception("could not load the Piper voice; runs will report the cause")

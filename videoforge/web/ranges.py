@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from videoforge.errors import RangeNotSatisfiable
+from ..core.errors import RangeNotSatisfiable
 
 # More range specs than this is a broken client or an attack (RFC 9110, 14.2): ignore them.
 MAX_RANGES = 16

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import falcon
 
-from .config import Settings
-from .errors import (
+from ..core.errors import (
     Conflict,
     RangeNotSatisfiable,
     Unauthorized,
     VideoforgeError,
 )
-from .generation import Capabilities
-from .jobqueue import JobStore
-from .progress import ChangeSignal, StreamGate, StreamTiming
-from .resources.files import Captions, GenerationVideo, RunFile, Video
-from .resources.generations import Generate, GenerationItem, Generations, Status, Voices
-from .resources.health import Health
-from .resources.progress import ProgressStream
+from ..core.request import Capabilities
+from ..core.settings import Settings
+from ..store.runs import RunStore
+from .files import Captions, GenerationVideo, RunFile, Video
+from .generations import Generate, GenerationItem, Generations, Status, Voices
+from .health import Health
+from .progress import ProgressStream
+from .stream import ChangeSignal, StreamGate, StreamTiming
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Index:
 
 def create_app(
     settings: Settings,
-    store: JobStore,
+    store: RunStore,
     *,
     capabilities: Capabilities | None = None,
     clock: Callable[[], float] = time.time,

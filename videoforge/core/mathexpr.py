@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from videoforge.errors import InvalidRequest
+from .errors import InvalidRequest
 
 MAX_LENGTH = 200  # characters of expression text
 MAX_DEPTH = 40  # levels of the tree, and of nesting while parsing (parentheses, calls, operands)

@@ -1,0 +1,33 @@
+"""File helpers every floor uses: atomic writes and the length of a WAV file."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import wave
+from pathlib import Path
+from typing import Any
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write text (UTF-8) to path so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write data as indented UTF-8 JSON to path, atomically (see write_text_atomic)."""
+    return write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def wav_duration(path: Path) -> float:
+    """Return the length in seconds of a PCM WAV file, from its frame count and rate."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()

@@ -1,0 +1,1 @@
+"""The store: connections, transactions and migrations (database), every SQL statement (runs)."""

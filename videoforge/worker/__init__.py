@@ -1,0 +1,1 @@
+"""The worker: claim a run, hold its lease, run the pipeline, record how it ended (loop)."""
