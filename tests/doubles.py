@@ -13,16 +13,18 @@ from pathlib import Path
 
 from videoforge.core.errors import StageError
 from videoforge.core.settings import Settings
+from videoforge.core.stages import event
 
+# The real pipeline's events for a one-slide text deck, worded by the stage table.
 STEPS = [
-    ("generating_content", 10, "📝 Generating presentation content..."),
-    ("generating_scripts", 20, "📜 Generating voice scripts..."),
-    ("generating_audio", 30, "🎤 Generating audio for slide 1/1..."),
-    ("generating_audio", 33, "✅ Generated audio for slide 1/1 (1.0s)"),
-    ("combining_audio", 48, "🎚️ Combining audio tracks..."),
-    ("generating_media", 50, "🖼️ Creating slide visuals..."),
-    ("generating_slide", 60, "🖼️ Creating text slide 1/1..."),
-    ("composing_video", 85, "🎞️ Composing final video with audio..."),
+    event("generating_content", "start"),
+    event("generating_scripts", "start"),
+    event("generating_audio", "slide", 0, 1, slide=1, slides=1),
+    event("generating_audio", "done", 1, 1, slide=1, slides=1, seconds=1.0),
+    event("combining_audio", "start"),
+    event("generating_media", "start"),
+    event("generating_slide", "done", 1, 1, slide=1, slides=1),
+    event("composing_video", "start"),
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from tests.helpers import read_stream, request, request_json
+from videoforge.core.stages import STAGE
 from videoforge.core.types import Size, Slide
 from videoforge.media import inspection
 from videoforge.render.slides import render_slide
@@ -123,6 +124,8 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
     assert seen == order
     assert [e["progress"] for e in steps] == sorted(e["progress"] for e in steps)
     assert all(50 <= e["progress"] <= 80 for e in steps if e["status"] == "generating_slide")
+    # every event is worded by the stage table, within its stage's progress range
+    assert all(STAGE[e["status"]].describes(e["progress"], e["message"]) for e in events), events
     assert all(85 <= e["progress"] <= 95 for e in steps if e["status"] == "composing_video")
 
     _, status_body = request_json(service, "GET", f"/api/status/{gid}")

@@ -8,13 +8,14 @@ import time
 from typing import Any
 
 from ..core.errors import Conflict, NotFound
+from ..core.stages import STAGE
 from ..core.types import Event, Run
 from .database import Database
 
 log = logging.getLogger(__name__)
 
-CANCELLED_MESSAGE = "❌ Error: cancelled by request"
-COMPLETED_MESSAGE = "✅ Video generation complete!"
+CANCELLED_MESSAGE = STAGE["error"].message("cancelled")
+COMPLETED_MESSAGE = STAGE["completed"].message("done")
 
 
 def run_from_row(row: dict[str, Any]) -> Run:
@@ -163,10 +164,7 @@ class RunStore:
                 (now, self.max_attempts),
             ).all()
             for row in exhausted:
-                message = (
-                    f"❌ Error: the worker running this generation stopped {row['attempts']} times;"
-                    " giving up"
-                )
+                message = STAGE["error"].message("gave_up", attempts=row["attempts"])
                 cur.execute(
                     "UPDATE runs SET status = 'error', error = ?, finished_at = ?,"
                     " lease_expires_at = NULL WHERE id = ?",

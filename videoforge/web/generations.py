@@ -8,6 +8,7 @@ import falcon
 
 from ..core.errors import NotFound
 from ..core.request import Capabilities, check_generation_id, parse_generation_request
+from ..core.stages import STAGE
 from ..core.types import Run
 from ..store.runs import RunStore
 from .inputs import int_param, read_json
@@ -113,7 +114,8 @@ class Status:
             raise NotFound(f"no generation {generation_id!r}")
         event = self.store.latest_event(run.id)
         if event is None:
-            latest = {"status": "waiting", "progress": 0, "message": "⏳ Queued", "timestamp": None}
+            queued = STAGE["waiting"].message("queued")
+            latest = {"status": "waiting", "progress": 0, "message": queued, "timestamp": None}
         else:
             latest = {
                 "status": event.status,

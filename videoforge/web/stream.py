@@ -10,15 +10,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from ..core.stages import STAGE
 from ..core.types import Event
 from ..store.runs import RunStore
 
 log = logging.getLogger(__name__)
 
-CONNECTED = "📡 Connected to progress stream"
-WAITING = "⏳ Waiting for generation to start..."
-DONE = "✅ Stream ended"
-TIMED_OUT = "⌛ Stream timed out; reconnect to keep following this generation"
+CONNECTED = STAGE["connected"].message("connected")
+WAITING = STAGE["waiting"].message("waiting")
+DONE = STAGE["done"].message("done")
+TIMED_OUT = STAGE["done"].message("timed_out")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import Cancelled, Retryable, StageError, VideoforgeError
+from ..core.stages import STAGE, event
 from ..core.types import Pipeline, Run, Usage
 from ..store.runs import RunStore
 
@@ -38,7 +39,7 @@ def error_message(stage: str, exc: BaseException) -> str:
         text = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
     else:
         text = str(cause)
-    return f"❌ Error: {stage} failed: {text}"
+    return STAGE["error"].message("failed", step=stage, cause=text)
 
 
 class _Reporter:
@@ -138,9 +139,9 @@ class Worker:
         reporter = _Reporter(self, run, lost, self.store.max_progress(run.id))
         try:
             if run.attempts > 1:
-                reporter("started", 0, f"🔁 Resuming generation (attempt {run.attempts})...")
+                reporter(*event("started", "resume", attempt=run.attempts))
             else:
-                reporter("started", 0, "🚀 Starting generation...")
+                reporter(*event("started", "start"))
             workdir = self.runs_dir / str(run.id)
             workdir.mkdir(parents=True, exist_ok=True)
             result = self.pipeline.run(run, reporter, workdir)

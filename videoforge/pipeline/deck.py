@@ -1,0 +1,116 @@
+"""The deck: its slides (from the request or the language model), their narration, their JSON.
+
+`write_slides` and `write_scripts` are the first two stages; `content_json` and `script_json`
+describe the deck in the reference's shapes for GET /api/content and GET /api/script.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import StageError
+from ..core.outline import narrate as narrate_outline
+from ..core.outline import suggest_animation
+from ..core.request import GenerationRequest
+from ..core.types import Slide, Usage
+
+if TYPE_CHECKING:
+    from ..providers.base import TextModel
+    from .visuals import Visual
+
+
+def write_slides(
+    request: GenerationRequest, text_model: TextModel | None, usage: Usage
+) -> list[Slide]:
+    """Return the deck: the request's outline or document, or one the language model writes."""
+    if request.slides:
+        # Offline decks: a slide whose bullets are steps is shown as a flow.
+        slides = [replace(s, animation=s.animation or suggest_animation(s)) for s in request.slides]
+    elif text_model is not None:
+        slides = text_model.write_deck(
+            topic=request.topic,
+            num_slides=request.num_slides,
+            language=request.language,
+            tone=request.tone,
+            usage=usage,
+        )
+    else:
+        raise StageError(
+            "generating_content",
+            "the request has no outline or document, and no language model is configured",
+        )
+    return [replace(s, slide_number=i) for i, s in enumerate(slides, start=1)]
+
+
+def write_scripts(
+    slides: list[Slide], request: GenerationRequest, text_model: TextModel | None, usage: Usage
+) -> list[Slide]:
+    """Give every slide its narration: the model writes what is missing, or the slide's own words are spoken."""
+    if all(s.narration.strip() for s in slides):
+        return slides
+    if text_model is not None:
+        return text_model.write_narration(
+            slides, topic=request.topic, language=request.language, tone=request.tone, usage=usage
+        )
+    return [
+        s if s.narration.strip() else replace(s, narration=narrate_outline(s.title, s.bullets))
+        for s in slides
+    ]
+
+
+def content_json(
+    gid: str,
+    request: GenerationRequest,
+    slides: list[Slide],
+    spans: list[tuple[float, float]] | None = None,
+    visuals: list[Visual] | None = None,
+) -> dict[str, Any]:
+    """Describe the deck in the reference's content shape (plus bullets, visual and credit)."""
+    items = []
+    for i, s in enumerate(slides):
+        visual = visuals[i] if visuals else None
+        items.append(
+            {
+                "slide_number": s.slide_number,
+                "title": s.title,
+                "content_text": s.content_text,
+                "bullets": list(s.bullets),
+                "needs_image": bool(s.image),
+                "image_keyword": s.image or "",
+                "needs_animation": bool(s.animation),
+                "animation_description": json.dumps(s.animation) if s.animation else "",
+                "duration": round(spans[i][1], 3) if spans else None,
+                "visual": visual.kind if visual else None,
+                "image_credit": visual.credit if visual else None,
+            }
+        )
+    return {
+        "generation_id": gid,
+        "topic": request.topic,
+        "language": request.language,
+        "tone": request.tone,
+        "size": request.size,
+        "slides": items,
+        "credits": [v.credit for v in visuals or () if v.credit],
+    }
+
+
+def script_json(
+    gid: str, slides: list[Slide], spans: list[tuple[float, float]] | None
+) -> dict[str, Any]:
+    """Describe the narration in the reference's script shape."""
+    items = []
+    for i, s in enumerate(slides):
+        start, duration = spans[i] if spans else (None, None)
+        items.append(
+            {
+                "slide_number": s.slide_number,
+                "start_time": round(start, 3) if spans else None,
+                "end_time": round(start + duration, 3) if spans else None,
+                "narration_text": s.narration,
+            }
+        )
+    total = round(spans[-1][0] + spans[-1][1], 3) if spans else None
+    return {"generation_id": gid, "total_duration": total, "scripts": items}

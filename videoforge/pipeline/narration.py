@@ -1,0 +1,38 @@
+"""The narration stage: a slide's text spoken into a WAV, with its sentence timings (cached)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..core.files import wav_duration
+from ..core.types import Cue, Narration, Slide
+from ..providers.base import SpeechProvider
+from .cache import Cache
+from .captions import sentence_cues
+
+
+def narrate(slide: Slide, speech: SpeechProvider, cache: Cache) -> tuple[Narration, bool]:
+    """Synthesize a slide's narration (cached per text and voice); return it and whether it was cached.
+
+    The sentence timings are stored beside the audio before the audio itself, so a cached
+    WAV always has its cues.
+    """
+    key = cache.key("narration-1", speech.voice_id(), slide.narration)
+
+    def make(out: Path) -> None:
+        if hasattr(speech, "synthesize_sentences"):
+            _, sentences = speech.synthesize_sentences(slide.narration, out)
+        else:  # no per-sentence audio: time the sentences by their length
+            duration = speech.synthesize(slide.narration, out)
+            cues = sentence_cues(slide.narration, duration, 0.0)
+            sentences = [(c.text, c.start, c.end) for c in cues]
+        cues = out.with_name(out.name + ".cues.json")
+        cues.write_text(json.dumps(sentences), encoding="utf-8")
+        cache.put(key, ".cues.json", cues)
+        cues.unlink()
+
+    wav, hit = cache.get_or_create(key, ".wav", make)
+    sentences = json.loads(cache.path(key, ".cues.json").read_text(encoding="utf-8"))
+    cues = tuple(Cue(a, b, text) for text, a, b in sentences)
+    return Narration(slide.slide_number, wav, wav_duration(wav), cues), hit
