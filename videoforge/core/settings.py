@@ -1,10 +1,18 @@
-"""Settings: a frozen dataclass built once from the environment by the entry points."""
+"""Settings: a frozen dataclass built once from the environment by the entry points.
+
+The dataclass's fields are the settings table: each is declared with ``setting(...)``, which
+records its environment variable, parser, one-line help and README group in the field's
+metadata. ``Settings.from_env`` reads the environment by walking that table, and
+``settings_table(group)`` renders a group's README table from it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 from .errors import VideoforgeError
 
@@ -13,151 +21,421 @@ class ConfigError(VideoforgeError):
     """A setting has a value we cannot use; the message names the variable."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
+# --- parsers: turn one variable's raw text (None when unset) into a value -----------------
 
 
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
+class Parser(Protocol):
+    def __call__(self, name: str, raw: str | None, default: Any) -> Any: ...
+
+    def describe(self) -> str:
+        """Return what the variable accepts, for the README ("" when the help says it all)."""
+        ...
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name, "").strip().lower() or default
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class Text:
+    """Text, stripped; empty or unset means the default."""
+
+    def __call__(self, name: str, raw: str | None, default: str) -> str:
+        return (raw or "").strip() or default
+
+    def describe(self) -> str:
+        return ""
 
 
-def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+@dataclass(frozen=True)
+class UpperText:
+    """Text, stripped and upper-cased; empty or unset means the default."""
+
+    def __call__(self, name: str, raw: str | None, default: str) -> str:
+        return ((raw or "").strip() or default).upper()
+
+    def describe(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A path, stripped; empty or unset means the default."""
+
+    def __call__(self, name: str, raw: str | None, default: Path) -> Path:
+        text = (raw or "").strip()
+        return Path(text) if text else default
+
+    def describe(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Int:
+    """A whole number in [lo, hi]; empty or unset means the default."""
+
+    lo: int
+    hi: int
+
+    def __call__(self, name: str, raw: str | None, default: int) -> int:
+        text = (raw or "").strip()
+        if not text:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {text!r}") from None
+        if not self.lo <= value <= self.hi:
+            raise ConfigError(f"{name} must be between {self.lo} and {self.hi}, got {value}")
+        return value
+
+    def describe(self) -> str:
+        return f"{self.lo} to {self.hi}"
+
+
+@dataclass(frozen=True)
+class Float:
+    """A number in [lo, hi]; empty or unset means the default."""
+
+    lo: float
+    hi: float
+
+    def __call__(self, name: str, raw: str | None, default: float) -> float:
+        text = (raw or "").strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {text!r}") from None
+        if not self.lo <= value <= self.hi:  # also refuses nan
+            raise ConfigError(f"{name} must be between {self.lo} and {self.hi}, got {value}")
+        return value
+
+    def describe(self) -> str:
+        return f"{self.lo} to {self.hi}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few words, stripped and lower-cased; empty or unset means the default."""
+
+    allowed: tuple[str, ...]
+
+    def __init__(self, *allowed: str):
+        object.__setattr__(self, "allowed", allowed)
+
+    def __call__(self, name: str, raw: str | None, default: str) -> str:
+        value = (raw or "").strip().lower() or default
+        if value not in self.allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(self.allowed)}, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f"`{word}`" for word in self.allowed)
+
+
+@dataclass(frozen=True)
+class CommaList:
+    """Comma-separated items, each stripped; unset means the default, empty means none."""
+
+    def __call__(self, name: str, raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+        if raw is None:
+            return default
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+    def describe(self) -> str:
+        return "comma-separated"
+
+
+# --- the table -----------------------------------------------------------------------------
+
+# Which README table a setting belongs to, in README order.
+GROUPS = ("service", "stream", "worker", "media", "model")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table (kept in its dataclass field's metadata)."""
+
+    env: str
+    parser: Parser
+    help: str
+    group: str
+    shown: str | None = None  # how the README shows the default, when not the value itself
+    secret: bool = False
+
+
+def setting(
+    env: str,
+    default: Any,
+    parser: Parser,
+    help: str,
+    *,
+    group: str,
+    shown: str | None = None,
+    secret: bool = False,
+) -> Any:
+    """Declare a field of Settings: its variable, default, parser, help and README group."""
+    if group not in GROUPS:
+        raise ValueError(f"{env}: unknown group {group!r}; one of {', '.join(GROUPS)}")
+    row = Setting(env, parser, help, group, shown, secret)
+    return dataclasses.field(default=default, repr=not secret, metadata={"setting": row})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable; see the README's Configuration table."""
+    """Everything configurable; each field is a row of the settings table (see setting())."""
 
-    data_dir: Path = Path("data")
-    database_url: str = field(default="", repr=False)  # empty: SQLite in data_dir
-    host: str = "127.0.0.1"
-    port: int = 8000
-    api_token: str = field(default="", repr=False)
-    cors_origins: tuple[str, ...] = ("http://localhost:5173",)
-    max_body_bytes: int = 1024 * 1024
+    data_dir: Path = setting(
+        "VIDEOFORGE_DATA_DIR",
+        Path("data"),
+        Directory(),
+        "database file, videos, run outputs, cache",
+        group="service",
+    )
+    database_url: str = setting(
+        "DATABASE_URL",
+        "",
+        Text(),
+        "`postgresql://user:pass@host/db` to share one database between web and worker machines",
+        group="service",
+        shown="SQLite file in the data dir",
+        secret=True,  # it may hold a password
+    )
+    host: str = setting(
+        "HOST", "127.0.0.1", Text(), "address the web process listens on", group="service"
+    )
+    port: int = setting(
+        "PORT", 8000, Int(0, 65535), "port the web process listens on", group="service"
+    )
+    api_token: str = setting(
+        "VIDEOFORGE_API_TOKEN",
+        "",
+        Text(),
+        "when set, every endpoint but `/health` and `/` needs `Authorization: Bearer <token>`"
+        " or `?token=<token>` (EventSource cannot send headers)",
+        group="service",
+        shown="unset (open, as the reference was)",
+        secret=True,
+    )
+    cors_origins: tuple[str, ...] = setting(
+        "VIDEOFORGE_CORS_ORIGINS",
+        ("http://localhost:5173",),
+        CommaList(),
+        "origins allowed for browser clients; `*` for any; empty for none",
+        group="service",
+    )
+    max_body_bytes: int = setting(
+        "VIDEOFORGE_MAX_BODY_BYTES",
+        1024 * 1024,
+        Int(1024, 1 << 30),
+        "larger request bodies get a 413",
+        group="service",
+    )
     # Waitress sizing: each open progress stream holds one thread.
-    threads: int = 512
-    connection_limit: int = 2000
-    max_streams: int = 480
+    threads: int = setting(
+        "VIDEOFORGE_THREADS",
+        512,
+        Int(4, 4096),
+        "Waitress threads; each open progress stream holds one",
+        group="service",
+    )
+    connection_limit: int = setting(
+        "VIDEOFORGE_CONNECTION_LIMIT",
+        2000,
+        Int(10, 100000),
+        "Waitress's limit on open connections",
+        group="service",
+    )
     # The progress stream.
-    poll_interval: float = 0.5
-    change_interval: float = 0.1
-    heartbeat_interval: float = 2.0
-    waiting_period: float = 5.0
-    stream_timeout: float = 300.0
-    retry_ms: int = 3000
-    busy_retry_ms: int = 10000
+    max_streams: int = setting(
+        "VIDEOFORGE_MAX_STREAMS",
+        480,
+        Int(1, 100000),
+        "open progress streams before new ones get a retry hint",
+        group="stream",
+    )
+    poll_interval: float = setting(
+        "VIDEOFORGE_POLL_INTERVAL",
+        0.5,
+        Float(0.01, 10),
+        "seconds between a stream's checks of heartbeats, timeout and hang-ups",
+        group="stream",
+    )
+    change_interval: float = setting(
+        "VIDEOFORGE_CHANGE_INTERVAL",
+        0.1,
+        Float(0.01, 10),
+        "seconds between the web process's change watcher's reads of the event log",
+        group="stream",
+    )
+    heartbeat_interval: float = setting(
+        "VIDEOFORGE_HEARTBEAT_INTERVAL",
+        2.0,
+        Float(0.05, 60),
+        "seconds of silence before a heartbeat",
+        group="stream",
+    )
+    waiting_period: float = setting(
+        "VIDEOFORGE_WAITING_PERIOD",
+        5.0,
+        Float(0, 600),
+        "seconds of `waiting` messages for an id with no run",
+        group="stream",
+    )
+    stream_timeout: float = setting(
+        "VIDEOFORGE_STREAM_TIMEOUT",
+        300.0,
+        Float(0.1, 86400),
+        "seconds before a stream ends",
+        group="stream",
+    )
+    retry_ms: int = setting(
+        "VIDEOFORGE_RETRY_MS",
+        3000,
+        Int(0, 3600_000),
+        "the `retry:` hint (ms) in a stream's first message",
+        group="stream",
+    )
+    busy_retry_ms: int = setting(
+        "VIDEOFORGE_BUSY_RETRY_MS",
+        10000,
+        Int(0, 3600_000),
+        "the `retry:` hint (ms) for a stream refused past `VIDEOFORGE_MAX_STREAMS`",
+        group="stream",
+    )
     # The worker.
-    lease_seconds: float = 30.0
-    max_attempts: int = 3
-    worker_poll_interval: float = 0.5
+    lease_seconds: float = setting(
+        "VIDEOFORGE_LEASE_SECONDS",
+        30.0,
+        Float(0.5, 3600),
+        "seconds of a job's lease; renewed every third of it",
+        group="worker",
+    )
+    max_attempts: int = setting(
+        "VIDEOFORGE_MAX_ATTEMPTS",
+        3,
+        Int(1, 100),
+        "claims of one job before it ends in error",
+        group="worker",
+    )
+    worker_poll_interval: float = setting(
+        "VIDEOFORGE_WORKER_POLL_INTERVAL",
+        0.5,
+        Float(0.01, 60),
+        "seconds between an idle worker's looks for jobs",
+        group="worker",
+    )
     # Media.
-    piper_voice_path: str = ""
-    media_library: str = ""
-    image_sources: tuple[str, ...] = (
-        "library",
-        "openverse",
-        "wikimedia",
-        "unsplash",
-        "pexels",
-        "openai",
+    piper_voice_path: str = setting(
+        "VIDEOFORGE_PIPER_VOICE",
+        "",
+        Text(),
+        "path of another Piper `.onnx` voice (its `.onnx.json` beside it says the language)",
+        group="media",
+        shown="the joe voice",
     )
-    unsplash_access_key: str = field(default="", repr=False)
-    pexels_api_key: str = field(default="", repr=False)
+    media_library: str = setting(
+        "VIDEOFORGE_MEDIA_LIBRARY",
+        "",
+        Text(),
+        "folder of pictures for the `library` source",
+        group="media",
+    )
+    image_sources: tuple[str, ...] = setting(
+        "VIDEOFORGE_IMAGE_SOURCES",
+        ("library", "openverse", "wikimedia", "unsplash", "pexels", "openai"),
+        CommaList(),
+        "picture sources, tried in order; a source without its setting is skipped",
+        group="media",
+    )
+    unsplash_access_key: str = setting(
+        "UNSPLASH_ACCESS_KEY",
+        "",
+        Text(),
+        "key for the `unsplash` source",
+        group="media",
+        secret=True,
+    )
+    pexels_api_key: str = setting(
+        "PEXELS_API_KEY", "", Text(), "key for the `pexels` source", group="media", secret=True
+    )
     # Any OpenAI-compatible service (OpenAI, Ollama, llama.cpp, vLLM, LM Studio).
-    openai_api_key: str = field(default="", repr=False)
-    openai_base_url: str = ""
-    text_model: str = "gpt-4o-mini"
-    speech: str = (
-        "auto"  # auto: the service's speech when a key is set, else Piper; or piper, openai
+    openai_api_key: str = setting(
+        "OPENAI_API_KEY",
+        "",
+        Text(),
+        "key of the OpenAI-compatible service; setting it (or `OPENAI_BASE_URL`) enables the"
+        " language model",
+        group="model",
+        secret=True,
     )
-    speech_model: str = "gpt-4o-mini-tts"
-    speech_voice: str = "alloy"
-    image_model: str = ""
-    openai_timeout: float = 60.0
-    openai_retries: int = 4
-    log_level: str = "INFO"
+    openai_base_url: str = setting(
+        "OPENAI_BASE_URL",
+        "",
+        Text(),
+        "e.g. `http://localhost:11434/v1` for Ollama",
+        group="model",
+        shown="OpenAI",
+    )
+    text_model: str = setting(
+        "VIDEOFORGE_TEXT_MODEL",
+        "gpt-4o-mini",
+        Text(),
+        "chat model that writes slides and narration",
+        group="model",
+    )
+    speech: str = setting(
+        "VIDEOFORGE_SPEECH",
+        "auto",
+        Choice("auto", "piper", "openai"),
+        "who speaks the narration; `auto`: the service's speech when a key is set, else Piper",
+        group="model",
+    )
+    speech_model: str = setting(
+        "VIDEOFORGE_SPEECH_MODEL",
+        "gpt-4o-mini-tts",
+        Text(),
+        "the service's speech model",
+        group="model",
+    )
+    speech_voice: str = setting(
+        "VIDEOFORGE_SPEECH_VOICE",
+        "alloy",
+        Text(),
+        "the service's default voice; a request may name another",
+        group="model",
+    )
+    image_model: str = setting(
+        "VIDEOFORGE_IMAGE_MODEL",
+        "",
+        Text(),
+        "image model for slides that ask for a picture (e.g. `gpt-image-1`)",
+        group="model",
+    )
+    openai_timeout: float = setting(
+        "VIDEOFORGE_OPENAI_TIMEOUT",
+        60.0,
+        Float(1, 3600),
+        "seconds a request to the service may take",
+        group="model",
+    )
+    openai_retries: int = setting(
+        "VIDEOFORGE_OPENAI_RETRIES",
+        4,
+        Int(0, 20),
+        "retries of a request answered with 429 or 5xx or timed out",
+        group="model",
+    )
+    log_level: str = setting(
+        "VIDEOFORGE_LOG_LEVEL", "INFO", UpperText(), "logging level", group="service"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping; the only reader of os.environ."""
-        data_dir = Path(env.get("VIDEOFORGE_DATA_DIR", "").strip() or "data")
-        return cls(
-            data_dir=data_dir,
-            database_url=env.get("DATABASE_URL", "").strip(),
-            host=env.get("HOST", "").strip() or "127.0.0.1",
-            port=_int(env, "PORT", 8000, 0, 65535),
-            api_token=env.get("VIDEOFORGE_API_TOKEN", "").strip(),
-            cors_origins=_list(env, "VIDEOFORGE_CORS_ORIGINS", cls.cors_origins),
-            max_body_bytes=_int(
-                env, "VIDEOFORGE_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1 << 30
-            ),
-            threads=_int(env, "VIDEOFORGE_THREADS", cls.threads, 4, 4096),
-            connection_limit=_int(
-                env, "VIDEOFORGE_CONNECTION_LIMIT", cls.connection_limit, 10, 100000
-            ),
-            max_streams=_int(env, "VIDEOFORGE_MAX_STREAMS", cls.max_streams, 1, 100000),
-            poll_interval=_float(env, "VIDEOFORGE_POLL_INTERVAL", cls.poll_interval, 0.01, 10),
-            change_interval=_float(
-                env, "VIDEOFORGE_CHANGE_INTERVAL", cls.change_interval, 0.01, 10
-            ),
-            heartbeat_interval=_float(
-                env, "VIDEOFORGE_HEARTBEAT_INTERVAL", cls.heartbeat_interval, 0.05, 60
-            ),
-            waiting_period=_float(env, "VIDEOFORGE_WAITING_PERIOD", cls.waiting_period, 0, 600),
-            stream_timeout=_float(env, "VIDEOFORGE_STREAM_TIMEOUT", cls.stream_timeout, 0.1, 86400),
-            retry_ms=_int(env, "VIDEOFORGE_RETRY_MS", cls.retry_ms, 0, 3600_000),
-            busy_retry_ms=_int(env, "VIDEOFORGE_BUSY_RETRY_MS", cls.busy_retry_ms, 0, 3600_000),
-            lease_seconds=_float(env, "VIDEOFORGE_LEASE_SECONDS", cls.lease_seconds, 0.5, 3600),
-            max_attempts=_int(env, "VIDEOFORGE_MAX_ATTEMPTS", cls.max_attempts, 1, 100),
-            worker_poll_interval=_float(
-                env, "VIDEOFORGE_WORKER_POLL_INTERVAL", cls.worker_poll_interval, 0.01, 60
-            ),
-            piper_voice_path=env.get("VIDEOFORGE_PIPER_VOICE", "").strip(),
-            media_library=env.get("VIDEOFORGE_MEDIA_LIBRARY", "").strip(),
-            image_sources=_list(env, "VIDEOFORGE_IMAGE_SOURCES", cls.image_sources),
-            unsplash_access_key=env.get("UNSPLASH_ACCESS_KEY", "").strip(),
-            pexels_api_key=env.get("PEXELS_API_KEY", "").strip(),
-            openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
-            openai_base_url=env.get("OPENAI_BASE_URL", "").strip(),
-            text_model=env.get("VIDEOFORGE_TEXT_MODEL", "").strip() or cls.text_model,
-            speech=_choice(env, "VIDEOFORGE_SPEECH", cls.speech, ("auto", "piper", "openai")),
-            speech_model=env.get("VIDEOFORGE_SPEECH_MODEL", "").strip() or cls.speech_model,
-            speech_voice=env.get("VIDEOFORGE_SPEECH_VOICE", "").strip() or cls.speech_voice,
-            image_model=env.get("VIDEOFORGE_IMAGE_MODEL", "").strip(),
-            openai_timeout=_float(env, "VIDEOFORGE_OPENAI_TIMEOUT", cls.openai_timeout, 1, 3600),
-            openai_retries=_int(env, "VIDEOFORGE_OPENAI_RETRIES", cls.openai_retries, 0, 20),
-            log_level=(env.get("VIDEOFORGE_LOG_LEVEL", "").strip() or "INFO").upper(),
-        )
+        values = {}
+        for f in dataclasses.fields(cls):
+            row: Setting = f.metadata["setting"]
+            values[f.name] = row.parser(row.env, env.get(row.env), f.default)
+        return cls(**values)
 
     def with_changes(self, **changes: object) -> Settings:
         """Return a copy with some fields replaced (for tests and the CLI)."""
@@ -204,3 +482,37 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+
+# --- the README tables ---------------------------------------------------------------------
+
+
+def settings_rows(group: str | None = None) -> list[tuple[dataclasses.Field, Setting]]:
+    """Return (field, row) for every setting, or for one group's, in declaration order."""
+    pairs = [(f, f.metadata["setting"]) for f in dataclasses.fields(Settings)]
+    return [(f, row) for f, row in pairs if group is None or row.group == group]
+
+
+def shown_default(value: object, row: Setting) -> str:
+    """Return how the README shows a setting's default."""
+    if row.shown is not None:
+        return row.shown
+    if row.secret or value in ("", ()):
+        return "unset"
+    if isinstance(value, tuple):
+        value = ",".join(value)
+    elif isinstance(value, float):
+        value = repr(value).removesuffix(".0")  # 2.0 reads as 2, as people write it
+    return f"`{value}`"
+
+
+def settings_table(group: str) -> str:
+    """Render one group's README table: variable, default, meaning."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}; one of {', '.join(GROUPS)}")
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f, row in settings_rows(group):
+        accepts = row.parser.describe()
+        meaning = f"{row.help} ({accepts})" if accepts else row.help
+        lines.append(f"| `{row.env}` | {shown_default(f.default, row)} | {meaning} |")
+    return "\n".join(lines) + "\n"
