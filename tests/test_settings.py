@@ -218,6 +218,11 @@ def test_derived_properties():
     settings = Settings.from_env({"OPENAI_API_KEY": "k", "VIDEOFORGE_DATA_DIR": "/d"})
     assert settings.text_model_configured and settings.cloud_speech
     assert settings.secrets == ("k",)
+    url = "postgresql://u:pw@db/x"
+    assert Settings.from_env({"DATABASE_URL": url, "VIDEOFORGE_API_TOKEN": "t"}).secrets == (
+        url,
+        "t",
+    )
     assert settings.runs_dir == Path("/d/runs")
     assert Settings.from_env({}).database.endswith("/data/videoforge.db")
     assert not Settings.from_env({"OPENAI_API_KEY": "k", "VIDEOFORGE_SPEECH": "piper"}).cloud_speech

@@ -462,14 +462,9 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Return the configured secrets, which must never reach a log, event or response."""
-        values = (
-            self.openai_api_key,
-            self.unsplash_access_key,
-            self.pexels_api_key,
-            self.api_token,
-        )
-        return tuple(v for v in values if v)
+        """Return the configured secrets (the table's secret settings that are set)."""
+        rows = (f for f in dataclasses.fields(self) if f.metadata["setting"].secret)
+        return tuple(value for f in rows if (value := getattr(self, f.name)))
 
     @property
     def runs_dir(self) -> Path:
