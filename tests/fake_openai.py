@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from videoforge.core.animation_spec import animation_schema
+
 DEFAULT_KEY = "sk-test-fake-9f8e7d6c5b4a3210fedcba9876543210ZYXWVUTS"
 ENDPOINTS = {
     "/v1/chat/completions": "chat",
@@ -389,19 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --- decks ---------------------------------------------------------------------------------------
 
-_ANIMATION_KEYS = (
-    "steps",
-    "labels",
-    "values",
-    "unit",
-    "events",
-    "stages",
-    "expression",
-    "x_min",
-    "x_max",
-    "label",
-    "terms",
-)
+# Strict structured output sends every key of the animation schema, the unused ones null.
+_ANIMATION_KEYS = tuple(key for key in animation_schema()["properties"] if key != "type")
 
 
 def animation_spec(kind: str, **fields: Any) -> dict:

@@ -235,13 +235,24 @@ def test_valid_specs_are_normalized():
         assert validate_animation(clean, bullets=SLIDE.bullets) == clean  # idempotent
 
 
-def test_specs_the_language_model_module_accepts_are_valid_here():
-    from videoforge.providers import llm
+def test_every_spec_an_outline_accepts_survives_the_model_path():
+    from videoforge.providers.llm.answers import parse_deck
+    from videoforge.providers.llm.schema import DECK_SCHEMA
 
+    schema = DECK_SCHEMA["properties"]["slides"]["items"]["properties"]["animation"]["anyOf"][0]
+    unused = dict.fromkeys(key for key in schema["required"] if key != "type")
     for spec in [*SPECS.values(), *LONG_SPECS.values()]:
-        normalized = llm.normalize_animation(spec)
-        assert normalized is not None, spec
-        validate_animation(normalized, bullets=SLIDE.bullets)
+        clean = validate_animation(spec, bullets=SLIDE.bullets)
+        answer = {  # one slide as strict structured output gives it: every key, unused null
+            "title": SLIDE.title,
+            "bullets": list(SLIDE.bullets),
+            "narration": "Words.",
+            "needs_image": False,
+            "image_keyword": "",
+            "needs_animation": True,
+            "animation": {**unused, **spec},
+        }
+        assert parse_deck({"slides": [answer]}, 1)[0].animation == clean, spec
 
 
 # --- timing --------------------------------------------------------------------------------------

@@ -26,13 +26,9 @@ from tests.fake_openai import (
 from videoforge.core.errors import ProviderError, RetryableProviderError
 from videoforge.core.outline import narrate
 from videoforge.core.types import Size, Slide, Usage
-from videoforge.providers.llm import (
-    DECK_SCHEMA,
-    OpenAIText,
-    extract_json,
-    forget_schema_rejections,
-    normalize_animation,
-)
+from videoforge.providers.llm.answers import extract_json, normalize_animation
+from videoforge.providers.llm.openai_text import OpenAIText, forget_schema_rejections
+from videoforge.providers.llm.schema import DECK_SCHEMA
 from videoforge.providers.openai_client import OpenAIConfig, make_client, redact, translate_error
 from videoforge.providers.openai_images import OpenAIImages, save_png
 from videoforge.providers.openai_speech import (
@@ -405,7 +401,7 @@ def test_extract_json_prefers_the_longest_value_in_prose():
     ],
 )  # fmt: skip
 def test_normalize_animation(spec, expected):
-    assert normalize_animation(spec) == expected
+    assert normalize_animation(spec, bullets=("A bullet",)) == expected
 
 
 # --- speech ------------------------------------------------------------------------------------

@@ -6,18 +6,20 @@ import logging
 import re
 from collections.abc import Sequence
 
-from .animation_spec import validate_animation
+from .animation_spec import MAX_LABEL, animation_type, validate_animation
 from .errors import InvalidRequest
 from .text import split_sentences
 from .types import Slide
 
 logger = logging.getLogger(__name__)
 
+# The slide limits, the same for a request's outline and for a language model's deck.
 MAX_SLIDES = 30
-MAX_TITLE = 200
+MAX_TITLE = 200  # characters of a title
+MAX_IMAGE = MAX_TITLE  # characters of an image search phrase
 MAX_BULLETS = 12
-MAX_BULLET = 500
-MAX_NARRATION = 5000
+MAX_BULLET = 500  # characters of one bullet
+MAX_NARRATION = 5000  # characters of a slide's narration
 _SLIDE_KEYS = frozenset({"title", "bullets", "narration", "image", "animation"})
 
 # Words a shortened bullet or title should not end on.
@@ -65,8 +67,9 @@ def parse_outline(slides: object) -> list[Slide]:
     """Validate a request's "slides" field and return the slides it describes.
 
     Each slide is {"title": str, "bullets": [str, ...], "narration"?: str, "image"?: str,
-    "animation"?: object}: 1 to 30 slides, a title of 1 to 200 characters after trimming,
-    up to 12 non-empty bullets of up to 500 characters, narration up to 5000 characters.
+    "animation"?: object}: 1 to MAX_SLIDES slides, a title of 1 to MAX_TITLE characters after
+    trimming, up to MAX_BULLETS non-empty bullets of up to MAX_BULLET characters, narration up
+    to MAX_NARRATION characters, an image phrase up to MAX_IMAGE characters.
     Optional fields may be null. A slide without narration keeps it empty: the scripts stage
     has a language model write it, or speaks the title and bullets (narrate()). Raises
     InvalidRequest naming the path of the first problem found.
@@ -122,7 +125,7 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
 
     image = item.get("image")
     if image is not None:
-        image = _string(image, f"{where}.image", MAX_TITLE)
+        image = _string(image, f"{where}.image", MAX_IMAGE)
 
     animation = item.get("animation")
     if animation is not None:
@@ -498,17 +501,23 @@ _STEP_MARKER = re.compile(
 )
 
 
+_FLOW_STEPS = animation_type("flow").field("steps").count
+assert _FLOW_STEPS is not None  # a flow's steps are a counted list
+
+
 def suggest_animation(slide: Slide) -> dict | None:
     """Return a flow animation for a slide whose bullets are steps, else None.
 
-    Bullets are steps when there are 2 to 8 of them and either the title speaks of steps (a
-    process, a workflow, "how to") or most bullets start with a step marker ("1.", "Step 2:",
-    "First", "Then", "Finally"). The markers are left out of the flow's boxes.
+    Bullets are steps when there are as many as a flow has steps (the animation-spec table
+    says how many) and either the title speaks of steps (a process, a workflow, "how to") or
+    most bullets start with a step marker ("1.", "Step 2:", "First", "Then", "Finally"). The
+    markers are left out of the flow's boxes, and each step is cut to a label's length.
     """
-    if slide.animation or slide.image or not 2 <= len(slide.bullets) <= 8:
+    lo, hi = _FLOW_STEPS
+    if slide.animation or slide.image or not lo <= len(slide.bullets) <= hi:
         return None
     marked = sum(1 for b in slide.bullets if _STEP_MARKER.match(b) and _STEP_MARKER.sub("", b))
     if not (_STEP_TITLE.search(slide.title) or marked * 2 > len(slide.bullets)):
         return None
-    steps = [(_STEP_MARKER.sub("", b, count=1) or b).strip()[:120] for b in slide.bullets]
+    steps = [(_STEP_MARKER.sub("", b, count=1) or b).strip()[:MAX_LABEL] for b in slide.bullets]
     return {"type": "flow", "steps": [s[0].upper() + s[1:] if s else s for s in steps]}

@@ -98,7 +98,7 @@ def text_model(settings: Settings):
     """Return the configured language model, or None (offline: outlines and documents only)."""
     if not settings.text_model_configured:
         return None
-    from .llm import OpenAIText
+    from .llm.openai_text import OpenAIText
 
     config = openai_config(settings)
     assert config is not None
