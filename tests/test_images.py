@@ -30,21 +30,12 @@ from PIL import Image
 from videoforge.core.errors import ProviderError
 from videoforge.core.types import FoundImage, Size
 from videoforge.providers.fetch import FetchError, SafeFetcher, is_public_address
-from videoforge.providers.images import (
-    OPENVERSE_HOSTS,
-    PEXELS_HOSTS,
-    UNSPLASH_HOSTS,
-    WIKIMEDIA_HOSTS,
-    ImageFinder,
-    LocalLibrary,
-    Openverse,
-    Pexels,
-    Unsplash,
-    WikimediaCommons,
-    cc_license_name,
-    match_words,
-    strip_html,
-)
+from videoforge.providers.images.finder import ImageFinder
+from videoforge.providers.images.library import LocalLibrary, match_words
+from videoforge.providers.images.openverse import OPENVERSE_HOSTS, Openverse, cc_license_name
+from videoforge.providers.images.pexels import PEXELS_HOSTS, Pexels
+from videoforge.providers.images.unsplash import UNSPLASH_HOSTS, Unsplash
+from videoforge.providers.images.wikimedia import WIKIMEDIA_HOSTS, WikimediaCommons, strip_html
 
 SIZE = Size(1280, 720)
 LOOPBACK = ipaddress.ip_address("127.0.0.1")

@@ -21,7 +21,7 @@ from ..core.stages import event
 from ..core.types import Narration, Report, Run, Size, Slide, Usage
 from ..media.compose import compose_video
 from ..providers.base import ImageSource, SpeechProvider
-from ..providers.images import ImageFinder
+from ..providers.images.finder import ImageFinder
 from .audio import combine_audio
 from .cache import Cache
 from .captions import write_srt, write_vtt

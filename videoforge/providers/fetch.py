@@ -33,6 +33,8 @@ from ..core.errors import ProviderError
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+MAX_IMAGE_BYTES = 15 * MiB  # the largest picture file any source reads
+MAX_PIXELS = 40_000_000  # the largest canvas any source decodes (a guard against bombs)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., list[tuple[Any, ...]]]
@@ -146,7 +148,7 @@ class SafeFetcher:
         self,
         allowed_hosts: Collection[str],
         *,
-        max_bytes: int = 15 * MiB,
+        max_bytes: int = MAX_IMAGE_BYTES,
         timeout: float = 15,
         total_timeout: float = 60,
         max_redirects: int = 4,
@@ -214,7 +216,7 @@ class SafeFetcher:
         url: str,
         out: Path,
         *,
-        max_pixels: int = 40_000_000,
+        max_pixels: int = MAX_PIXELS,
         headers: Mapping[str, str] | None = None,
     ) -> Path:
         """Fetch url, check that it decodes as an image, and save it to out as an RGB PNG."""

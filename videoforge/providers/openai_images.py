@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import ProviderError
 from ..core.types import FoundImage, Size, Usage
 from .base import ImageSource
+from .fetch import MAX_PIXELS
 from .openai_client import OpenAIConfig, make_client, translate_error
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_PIXELS = 40_000_000
 # Codes of a 400 that refuses one prompt on content grounds: no picture, not a failed run.
 _REFUSALS = frozenset({"content_policy_violation", "moderation_blocked"})
 

@@ -111,18 +111,12 @@ WIKIMEDIA_USER_AGENT = "videoforge/0.1 (self-hosted educational video service)"
 def image_finder(settings: Settings):
     """Build the image sources the settings name, in their order; unconfigured ones are skipped."""
     from .fetch import SafeFetcher
-    from .images import (
-        OPENVERSE_HOSTS,
-        PEXELS_HOSTS,
-        UNSPLASH_HOSTS,
-        WIKIMEDIA_HOSTS,
-        ImageFinder,
-        LocalLibrary,
-        Openverse,
-        Pexels,
-        Unsplash,
-        WikimediaCommons,
-    )
+    from .images.finder import ImageFinder
+    from .images.library import LocalLibrary
+    from .images.openverse import OPENVERSE_HOSTS, Openverse
+    from .images.pexels import PEXELS_HOSTS, Pexels
+    from .images.unsplash import UNSPLASH_HOSTS, Unsplash
+    from .images.wikimedia import WIKIMEDIA_HOSTS, WikimediaCommons
 
     sources = []
     for name in settings.image_sources:

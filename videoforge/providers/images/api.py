@@ -21,8 +21,6 @@ from ..fetch import SafeFetcher
 
 logger = logging.getLogger(__name__)
 
-MAX_PIXELS = 40_000_000  # the largest canvas a source decodes (a guard against bombs)
-
 
 def text_of(value: object) -> str | None:
     """Return value as a stripped string, or None when it is empty or not a string."""

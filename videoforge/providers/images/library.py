@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ...core.errors import ProviderError
 from ...core.types import FoundImage, Size
-from ..fetch import MiB, save_image
-from .api import MAX_PIXELS, text_of, work_file
+from ..fetch import MAX_IMAGE_BYTES, MAX_PIXELS, save_image
+from .api import text_of, work_file
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,9 @@ class LocalLibrary:
 
     name = "library"
 
-    def __init__(self, folder: Path, *, max_bytes: int = 15 * MiB, max_pixels: int = MAX_PIXELS):
+    def __init__(
+        self, folder: Path, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_PIXELS
+    ):
         self.folder = Path(folder)
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels

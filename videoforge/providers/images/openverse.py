@@ -6,8 +6,8 @@ import re
 from urllib.parse import urlencode
 
 from ...core.types import Size
-from ..fetch import SafeFetcher
-from .api import MAX_PIXELS, ApiSource, Hit, text_at
+from ..fetch import MAX_PIXELS, SafeFetcher
+from .api import ApiSource, Hit, text_at
 
 # Images come through the API's thumbnail proxy (/v1/images/{id}/thumb/), so one host
 # suffices however many sites the originals live on.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from ...core.types import Size
-from ..fetch import SafeFetcher
-from .api import MAX_PIXELS, ApiSource, Hit, orientation, text_at
+from ..fetch import MAX_PIXELS, SafeFetcher
+from .api import ApiSource, Hit, orientation, text_at
 
 PEXELS_HOSTS = ("api.pexels.com", "images.pexels.com")
 

@@ -7,8 +7,8 @@ from urllib.parse import urlencode, urlsplit
 
 from ...core.errors import ProviderError
 from ...core.types import Size
-from ..fetch import SafeFetcher
-from .api import MAX_PIXELS, ApiSource, Hit, orientation, text_at
+from ..fetch import MAX_PIXELS, SafeFetcher
+from .api import ApiSource, Hit, orientation, text_at
 
 logger = logging.getLogger(__name__)
 

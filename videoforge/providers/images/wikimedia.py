@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 from ...core.errors import ProviderError
 from ...core.types import Size
-from ..fetch import SafeFetcher
-from .api import MAX_PIXELS, ApiSource, Hit, dig, text_at, text_of
+from ..fetch import MAX_PIXELS, SafeFetcher
+from .api import ApiSource, Hit, dig, text_at, text_of
 
 WIKIMEDIA_HOSTS = ("commons.wikimedia.org", "upload.wikimedia.org")
 
