@@ -306,21 +306,21 @@ class Settings:
         "VIDEOFORGE_LEASE_SECONDS",
         30.0,
         Float(0.5, 3600),
-        "seconds of a job's lease; renewed every third of it",
+        "seconds of a run's lease; renewed every third of it",
         group="worker",
     )
     max_attempts: int = setting(
         "VIDEOFORGE_MAX_ATTEMPTS",
         3,
         Int(1, 100),
-        "claims of one job before it ends in error",
+        "attempts at one run before it ends in error",
         group="worker",
     )
     worker_poll_interval: float = setting(
         "VIDEOFORGE_WORKER_POLL_INTERVAL",
         0.5,
         Float(0.01, 60),
-        "seconds between an idle worker's looks for jobs",
+        "seconds between an idle worker's looks for queued runs",
         group="worker",
     )
     # Media.
