@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from videoforge.core.types import Size, Slide  # noqa: E402
 from videoforge.media import compose  # noqa: E402
-from videoforge.render.animations import render_animation  # noqa: E402
-from videoforge.render.slides import animation_canvas  # noqa: E402
+from videoforge.pipeline.visuals import render_animation  # noqa: E402
+from videoforge.render.draw import animation_canvas  # noqa: E402
 
 SIZE = Size(1920, 1080)
 SLIDE = Slide(2, "How it works", ("Collect", "Clean", "Train", "Check"))

@@ -255,6 +255,13 @@ def test_every_spec_an_outline_accepts_survives_the_model_path():
         assert parse_deck({"slides": [answer]}, 1)[0].animation == clean, spec
 
 
+def test_every_type_of_the_table_has_a_planner_and_no_planner_lacks_a_type():
+    from videoforge.core.animation_spec import ANIMATION_TYPES
+    from videoforge.render.animations import PLANNERS
+
+    assert list(PLANNERS) == list(ANIMATION_TYPES)
+
+
 # --- timing --------------------------------------------------------------------------------------
 
 
@@ -316,7 +323,7 @@ def test_frames_start_bare_end_complete_and_fill_the_duration(kind):
 
 
 def test_bullets_animation_ends_on_the_plain_slide(tmp_path):
-    from videoforge.render.slides import render_slide
+    from videoforge.render.draw import render_slide
 
     plan = plan_for("bullets")
     *_, (last, _) = animation_frames(plan, 5.0)

@@ -12,7 +12,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from tests.helpers import request_json
 from videoforge.core.types import Size, Slide
-from videoforge.render.slides import render_slide
+from videoforge.render.draw import render_slide
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.browser]
 

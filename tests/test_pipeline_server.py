@@ -13,7 +13,7 @@ from tests.helpers import read_stream, request, request_json
 from videoforge.core.stages import STAGE
 from videoforge.core.types import Size, Slide
 from videoforge.media import inspection
-from videoforge.render.slides import render_slide
+from videoforge.render.draw import render_slide
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -12,17 +12,9 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw
 
 from videoforge.core.types import DEFAULT_THEME, SUPPORTED_SIZES, FoundImage, Size, Slide
-from videoforge.render.slides import (
-    ELLIPSIS,
-    Box,
-    PlacedText,
-    SlideLayout,
-    animation_canvas,
-    layout_animation,
-    layout_slide,
-    render_layout,
-    render_slide,
-)
+from videoforge.render.draw import animation_canvas, render_layout, render_slide
+from videoforge.render.layout import SlideLayout, layout_animation, layout_slide
+from videoforge.render.text import ELLIPSIS, Box, PlacedText
 
 WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis"
 HUGE_WORD = (WORD * 7)[:300]

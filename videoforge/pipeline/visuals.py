@@ -22,7 +22,7 @@ from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
 from ..media.compose import encode_frames
 from ..providers.base import ImageSource
 from ..render.animations import MIN_DURATION, animation_frames, plan_animation
-from ..render.slides import render_slide
+from ..render.draw import render_slide
 from .cache import Cache
 
 log = logging.getLogger(__name__)
