@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.doubles import STEPS
+from tests.test_server import CONTRACT_ORDER as CONTRACT
 from videoforge.core.stages import STAGE, STAGES, event, milestone_table
 from videoforge.store.runs import CANCELLED_MESSAGE, COMPLETED_MESSAGE
 from videoforge.web.stream import CONNECTED, DONE, TIMED_OUT, WAITING
@@ -14,24 +15,6 @@ from videoforge.worker.loop import error_message
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
-# The statuses of the published progress contract, in its order.
-CONTRACT = [
-    "connected",
-    "waiting",
-    "started",
-    "generating_content",
-    "generating_scripts",
-    "generating_audio",
-    "combining_audio",
-    "generating_media",
-    "generating_animation",
-    "fetching_image",
-    "generating_slide",
-    "composing_video",
-    "completed",
-    "error",
-    "done",
-]
 
 
 def test_the_table_holds_exactly_the_contracts_statuses_in_its_order():

@@ -96,7 +96,7 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
 
     if "title" not in item:
         raise InvalidRequest(f"{where}.title is required")
-    title = _string(item["title"], f"{where}.title", MAX_TITLE)
+    title = checked_text(item["title"], f"{where}.title", MAX_TITLE)
 
     if "bullets" not in item:
         raise InvalidRequest(f"{where}.bullets is required (use [] for a slide without bullets)")
@@ -108,7 +108,8 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
             f"{where}.bullets has {len(bullets)} bullets; at most {MAX_BULLETS} fit on a slide"
         )
     bullets = tuple(
-        _string(bullet, f"{where}.bullets[{j}]", MAX_BULLET) for j, bullet in enumerate(bullets)
+        checked_text(bullet, f"{where}.bullets[{j}]", MAX_BULLET)
+        for j, bullet in enumerate(bullets)
     )
 
     narration = item.get("narration")
@@ -125,7 +126,7 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
 
     image = item.get("image")
     if image is not None:
-        image = _string(image, f"{where}.image", MAX_IMAGE)
+        image = checked_text(image, f"{where}.image", MAX_IMAGE)
 
     animation = item.get("animation")
     if animation is not None:
@@ -148,7 +149,7 @@ def _parse_slide(item: object, where: str, number: int) -> Slide:
     )
 
 
-def _string(value: object, where: str, limit: int) -> str:
+def checked_text(value: object, where: str, limit: int) -> str:
     """Return value trimmed, or raise InvalidRequest unless it is a string of 1..limit chars."""
     if not isinstance(value, str):
         raise InvalidRequest(f"{where} must be a string")

@@ -16,7 +16,15 @@ from typing import Any
 
 from ...core.animation_spec import validate_animation
 from ...core.errors import InvalidRequest
-from ...core.outline import MAX_BULLET, MAX_BULLETS, MAX_IMAGE, MAX_NARRATION, MAX_TITLE, narrate
+from ...core.outline import (
+    MAX_BULLET,
+    MAX_BULLETS,
+    MAX_IMAGE,
+    MAX_NARRATION,
+    MAX_TITLE,
+    checked_text,
+    narrate,
+)
 from ...core.types import Slide
 
 logger = logging.getLogger(__name__)
@@ -149,14 +157,11 @@ def _field(item: dict, key: str, where: str, limit: int) -> str:
 
 
 def _string(value: object, path: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidAnswer(f"{path} must be a string")
-    value = value.strip()
-    if not value:
-        raise InvalidAnswer(f"{path} must not be empty")
-    if len(value) > limit:
-        raise InvalidAnswer(f"{path} has {len(value)} characters; at most {limit} are allowed")
-    return value
+    """Return value trimmed by the outline's rule for text fields, or raise InvalidAnswer."""
+    try:
+        return checked_text(value, path, limit)
+    except InvalidRequest as exc:
+        raise InvalidAnswer(exc.detail) from None
 
 
 def _flag(item: dict, key: str, where: str) -> bool:
