@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,7 @@ def download(
     )
 
 
-class ApiSource:
+class ApiSource(ABC):
     """An image source behind a search API, reached only through a ``SafeFetcher``.
 
     ``base_url`` lets tests point the source at a local server; the fetcher must allow
@@ -118,12 +119,13 @@ class ApiSource:
         """Return the hosts the fetcher must allow for this source."""
         return cls.hosts
 
+    @abstractmethod
     def search(self, query: str, size: Size) -> list[Hit]:
         """Ask the API for query (stripped, not empty) and return its hits, best first."""
-        raise NotImplementedError
 
     def used(self, hit: Hit) -> None:
         """Tell the API that hit's picture was kept; most APIs do not ask for this."""
+        return None
 
     def find(self, query: str, *, workdir: Path, size: Size) -> FoundImage | None:
         """Return the first hit for query whose picture downloads and decodes, or None.
