@@ -9,7 +9,8 @@ from typing import Any
 
 from .errors import InvalidRequest, Unprocessable
 from .languages import normalize_language
-from .outline import derive_topic, parse_document, parse_outline
+from .outline import derive_topic, narration_over_limit, parse_document, parse_outline
+from .settings import Settings
 from .types import SUPPORTED_SIZES, Size, Slide
 
 ID_LENGTH = 29
@@ -59,6 +60,9 @@ class Capabilities:
     text_model: bool = False
     voices: tuple[VoiceInfo, ...] = (VoiceInfo("piper:en_US-joe-medium"),)
     default_voice: str = "piper:en_US-joe-medium"
+    # Characters of narration on one slide, and in one video (the settings' defaults).
+    max_slide_narration: int = Settings.max_slide_narration
+    max_narration: int = Settings.max_narration
 
     def voice(self, voice_id: str) -> VoiceInfo | None:
         for voice in self.voices:
@@ -111,14 +115,14 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
             "send either 'slides' (an outline) or 'source_text' (a document), not both"
         )
     if body.get("slides") is not None:
-        slides = parse_outline(body["slides"])
+        slides = parse_outline(body["slides"], max_slide_narration=capabilities.max_slide_narration)
     source_text = body.get("source_text")
     if source_text is not None:
         if not isinstance(source_text, str):
             raise InvalidRequest("'source_text' must be a string")
         if len(source_text) > MAX_SOURCE_TEXT:
             raise InvalidRequest(f"'source_text' is longer than {MAX_SOURCE_TEXT} characters")
-        slides = parse_document(source_text)
+        slides = parse_document(source_text, max_slide_narration=capabilities.max_slide_narration)
 
     topic = body.get("topic")
     if topic is None and slides:
@@ -174,6 +178,11 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
     if not isinstance(size, str) or size.lower() not in allowed_sizes:
         raise InvalidRequest(f"'size' must be one of {', '.join(allowed_sizes)}")
     size = str(Size.parse(size))
+
+    if problem := narration_over_limit(slides, capabilities.max_narration):
+        raise Unprocessable(
+            f"{problem}. Send a shorter outline or document, or split it into several videos"
+        )
 
     if not slides and not capabilities.text_model:
         raise Unprocessable(

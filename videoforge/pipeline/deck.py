@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StageError
 from ..core.outline import narrate as narrate_outline
-from ..core.outline import suggest_animation
+from ..core.outline import narration_over_limit, suggest_animation
 from ..core.request import GenerationRequest
 from ..core.types import Slide, Usage
 
@@ -45,19 +45,34 @@ def write_slides(
 
 
 def write_scripts(
-    slides: list[Slide], request: GenerationRequest, text_model: TextModel | None, usage: Usage
+    slides: list[Slide],
+    request: GenerationRequest,
+    text_model: TextModel | None,
+    usage: Usage,
+    *,
+    max_narration: int,
 ) -> list[Slide]:
-    """Give every slide its narration: the model writes what is missing, or the slide's own words are spoken."""
+    """Give every slide its narration: the model writes what is missing, or the slide's own words are spoken.
+
+    Raises StageError when the deck's narration is longer than max_narration characters in
+    all (a language model's deck can be; a request's outline or document was checked at POST).
+    """
     if all(s.narration.strip() for s in slides):
-        return slides
-    if text_model is not None:
-        return text_model.write_narration(
+        written = slides
+    elif text_model is not None:
+        written = text_model.write_narration(
             slides, topic=request.topic, language=request.language, tone=request.tone, usage=usage
         )
-    return [
-        s if s.narration.strip() else replace(s, narration=narrate_outline(s.title, s.bullets))
-        for s in slides
-    ]
+    else:
+        written = [
+            s if s.narration.strip() else replace(s, narration=narrate_outline(s.title, s.bullets))
+            for s in slides
+        ]
+    if problem := narration_over_limit(written, max_narration):
+        raise StageError(
+            "generating_scripts", f"{problem}; ask for fewer slides, or raise the limit"
+        )
+    return written
 
 
 def content_json(
