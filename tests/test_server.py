@@ -262,7 +262,8 @@ def test_a_second_post_while_running_is_409_and_history_keeps_runs(make_service)
 
 
 def test_two_workers_racing_over_50_runs_work_on_each_exactly_once(make_service):
-    svc = make_service(VF_TEST_STEP_DELAY="0")
+    # all 50 are queued at once from one address, past the default per-client limit
+    svc = make_service(VF_TEST_STEP_DELAY="0", VIDEOFORGE_MAX_QUEUED_PER_CLIENT="50")
     svc.start_web()
     ids = []
     for i in range(50):
@@ -339,7 +340,7 @@ def test_past_the_stream_cap_a_client_gets_a_retry_hint_and_a_closed_stream(make
     holders = []
     for _ in range(2):
         s = socket.create_connection(("127.0.0.1", svc.port))
-        s.sendall(b"GET /api/progress/Held HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /api/progress/Held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         s.recv(100)
         holders.append(s)
     began = time.time()
@@ -387,7 +388,9 @@ def test_configured_origins_get_cors_headers(service):
 
 @pytest.mark.postgres
 def test_web_and_two_workers_share_postgresql_through_database_url(make_service, postgres_url):
-    svc = make_service(DATABASE_URL=postgres_url, VF_TEST_STEP_DELAY="0")
+    svc = make_service(
+        DATABASE_URL=postgres_url, VF_TEST_STEP_DELAY="0", VIDEOFORGE_MAX_QUEUED_PER_CLIENT="10"
+    )
     svc.start_web()
     assert request_json(svc, "GET", "/health")[1]["database"] == "postgres"
     for i in range(10):

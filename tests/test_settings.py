@@ -139,9 +139,18 @@ def test_blank_values_mean_the_default_except_for_lists():
     blank = {row.env: "  " for _f, row in settings_rows()}
     settings = Settings.from_env(blank)
     lists = {f.name for f in FIELDS if isinstance(f.metadata["setting"].parser, CommaList)}
-    assert lists == {"cors_origins", "image_sources"}
+    assert lists == {"cors_origins", "image_sources", "allowed_hosts"}
     for f in FIELDS:
         assert getattr(settings, f.name) == (() if f.name in lists else f.default), f.name
+
+
+def test_yes_and_no_settings():
+    for raw, value in [("1", True), (" TRUE ", True), ("yes", True), ("on", True), ("0", False)]:
+        assert Settings.from_env({"VIDEOFORGE_PUBLIC": raw}).public is value
+    assert Settings.from_env({"VIDEOFORGE_PUBLIC": "off"}).public is False
+    assert Settings.from_env({}).public is False
+    with pytest.raises(ConfigError, match="VIDEOFORGE_PUBLIC must be 1, true, yes or on"):
+        Settings.from_env({"VIDEOFORGE_PUBLIC": "maybe"})
 
 
 def test_each_parser_kind():

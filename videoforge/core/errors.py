@@ -28,6 +28,12 @@ class NotFound(VideoforgeError):
     status = "404 Not Found"
 
 
+class Gone(VideoforgeError):
+    """The resource was there and was removed on purpose (by the retention policy)."""
+
+    status = "410 Gone"
+
+
 class Conflict(VideoforgeError):
     status = "409 Conflict"
 
@@ -40,6 +46,10 @@ class PayloadTooLarge(VideoforgeError):
     status = "413 Payload Too Large"
 
 
+class UnsupportedMediaType(VideoforgeError):
+    status = "415 Unsupported Media Type"
+
+
 class RangeNotSatisfiable(VideoforgeError):
     status = "416 Range Not Satisfiable"
 
@@ -50,6 +60,16 @@ class RangeNotSatisfiable(VideoforgeError):
 
 class Unprocessable(VideoforgeError):
     status = "422 Unprocessable Content"
+
+
+class TooManyRequests(VideoforgeError):
+    """A limit was reached; the answer carries Retry-After (seconds)."""
+
+    status = "429 Too Many Requests"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class Unavailable(VideoforgeError):
@@ -96,3 +116,15 @@ class FFmpegError(VideoforgeError):
 
 class Cancelled(VideoforgeError):
     """The job was cancelled (or its lease lost) while it ran."""
+
+
+class Stopped(VideoforgeError, Retryable):
+    """Work was stopped because its run must stop (worker stopping, run cancelled or taken over).
+
+    The worker decides what that means for the run from its own state: a stopping worker
+    gives the run back, a cancelled or lost run is left alone.
+    """
+
+
+class FFmpegInterrupted(FFmpegError, Retryable):
+    """ffmpeg was ended by a signal this process did not send; running it again may work."""

@@ -132,6 +132,26 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Bool:
+    """Yes or no: 1, true, yes, on or 0, false, no, off (any case); empty or unset means the default."""
+
+    def __call__(self, name: str, raw: str | None, default: bool) -> bool:
+        value = (raw or "").strip().lower()
+        if not value:
+            return default
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(
+            f"{name} must be 1, true, yes or on, or 0, false, no or off, got {value!r}"
+        )
+
+    def describe(self) -> str:
+        return "`1` or `0`"
+
+
+@dataclass(frozen=True)
 class CommaList:
     """Comma-separated items, each stripped; unset means the default, empty means none."""
 
@@ -147,7 +167,7 @@ class CommaList:
 # --- the table -----------------------------------------------------------------------------
 
 # Which README table a setting belongs to, in README order.
-GROUPS = ("service", "stream", "worker", "media", "model")
+GROUPS = ("service", "limits", "stream", "worker", "media", "model")
 
 
 @dataclass(frozen=True)
@@ -209,8 +229,9 @@ class Settings:
         "VIDEOFORGE_API_TOKEN",
         "",
         Text(),
-        "when set, every endpoint but `/health` and `/` needs `Authorization: Bearer <token>`"
-        " or `?token=<token>` (EventSource cannot send headers)",
+        "when set, every endpoint but `/health` and `/` needs `Authorization: Bearer <token>`;"
+        " the progress stream, videos and captions also take `?token=<token>` (EventSource"
+        " and `<video>` cannot send headers)",
         group="service",
         shown="unset (open, as the reference was)",
         secret=True,
@@ -226,7 +247,24 @@ class Settings:
         "VIDEOFORGE_MAX_BODY_BYTES",
         1024 * 1024,
         Int(1024, 1 << 30),
-        "larger request bodies get a 413",
+        "larger request bodies get a 413 from Waitress before the body is read",
+        group="service",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        "VIDEOFORGE_ALLOWED_HOSTS",
+        (),
+        CommaList(),
+        "host names a request's `Host` header may carry (others get a 400, which stops DNS"
+        " rebinding); `*` for any",
+        group="service",
+        shown="`localhost`, `127.0.0.1`, `::1` and `HOST`",
+    )
+    public: bool = setting(
+        "VIDEOFORGE_PUBLIC",
+        False,
+        Bool(),
+        "serve a non-loopback `HOST` without `VIDEOFORGE_API_TOKEN`, a deliberately open"
+        " service; without it the web process refuses to start that way",
         group="service",
     )
     # Waitress sizing: each open progress stream holds one thread.
@@ -243,6 +281,59 @@ class Settings:
         Int(10, 100000),
         "Waitress's limit on open connections",
         group="service",
+    )
+    # Limits and retention.
+    max_slide_narration: int = setting(
+        "VIDEOFORGE_MAX_SLIDE_NARRATION",
+        5000,
+        Int(100, 1_000_000),
+        "characters of narration on one slide (about 5 minutes of speech); a longer document"
+        " section is spread over several slides",
+        group="limits",
+    )
+    max_narration: int = setting(
+        "VIDEOFORGE_MAX_NARRATION",
+        54_000,
+        Int(1000, 100_000_000),
+        "characters of narration in one video (about an hour of speech at 150 words a minute)",
+        group="limits",
+    )
+    max_queued: int = setting(
+        "VIDEOFORGE_MAX_QUEUED",
+        100,
+        Int(1, 1_000_000),
+        "queued runs in all before `POST /api/generate` answers 429",
+        group="limits",
+    )
+    max_queued_per_client: int = setting(
+        "VIDEOFORGE_MAX_QUEUED_PER_CLIENT",
+        5,
+        Int(1, 1_000_000),
+        "queued or running runs one client address may have before it gets a 429",
+        group="limits",
+    )
+    max_streams_per_client: int = setting(
+        "VIDEOFORGE_MAX_STREAMS_PER_CLIENT",
+        64,
+        Int(1, 100_000),
+        "open progress streams one client address may hold before it gets a 429",
+        group="limits",
+    )
+    keep_days: float = setting(
+        "VIDEOFORGE_KEEP_DAYS",
+        30.0,
+        Float(0, 36500),
+        "days a finished run's video and files are kept (`0`: forever)",
+        group="limits",
+    )
+    keep_mb: int = setting(
+        "VIDEOFORGE_KEEP_MB",
+        20_000,
+        Int(0, 1 << 40),
+        "megabytes of videos, run files and cache kept; past it the least recently used cache"
+        " entries (not those in use), then the oldest finished runs' files, are removed"
+        " (`0`: no limit)",
+        group="limits",
     )
     # The progress stream.
     max_streams: int = setting(
@@ -492,6 +583,8 @@ def shown_default(value: object, row: Setting) -> str:
     """Return how the README shows a setting's default."""
     if row.shown is not None:
         return row.shown
+    if isinstance(value, bool):
+        return f"`{int(value)}`"
     if row.secret or value in ("", ()):
         return "unset"
     if isinstance(value, tuple):

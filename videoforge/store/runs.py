@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from ..core.errors import Conflict, NotFound
+from ..core.errors import Conflict, NotFound, TooManyRequests
 from ..core.stages import STAGE
 from ..core.types import Event, Run
 from .database import Database
@@ -34,6 +35,7 @@ def run_from_row(row: dict[str, Any]) -> Run:
         error=row["error"],
         result=json.loads(row["result"]) if row["result"] else None,
         usage=json.loads(row["usage"]) if row.get("usage") else None,
+        pruned_at=row.get("pruned_at"),
     )
 
 
@@ -51,9 +53,20 @@ def event_from_row(row: dict[str, Any]) -> Event:
 
 _RUN_COLUMNS = (
     "id, generation_id, status, request, attempts, worker_id, lease_expires_at,"
-    " created_at, started_at, finished_at, error, result, usage"
+    " created_at, started_at, finished_at, error, result, usage, pruned_at"
 )
 _EVENT_COLUMNS = "id, run_id, status, progress, message, created_at"
+# The PostgreSQL advisory lock that serializes enqueues checked against the queue's limits.
+ENQUEUE_LOCK = 7262
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How many runs may wait: queued in all, and queued or running per client address."""
+
+    max_queued: int | None = None
+    max_per_client: int | None = None
+    retry_after: int = 30  # seconds, for the 429's Retry-After: about one short run
 
 
 class RunStore:
@@ -70,14 +83,30 @@ class RunStore:
 
     # --- the web side -------------------------------------------------------------------
 
-    def enqueue(self, generation_id: str, request: dict[str, Any], now: float) -> Run:
-        """Add a queued run; 409 when the id's newest run is still queued or running."""
+    def enqueue(
+        self,
+        generation_id: str,
+        request: dict[str, Any],
+        now: float,
+        *,
+        client: str | None = None,
+        limits: QueueLimits | None = None,
+    ) -> Run:
+        """Add a queued run for a client address; 409 or 429 when it may not be added.
+
+        409 when the id's newest run is still queued or running; 429 when the queue or the
+        client is at one of its limits. The counts and the insert share one transaction that
+        no other enqueue can interleave with, so two requests racing for the last place
+        cannot both get it.
+        """
         try:
             with self.db.transaction(write=True) as cur:
+                if limits is not None:
+                    self._check_queue_limits(cur, client, limits)
                 row = cur.execute(
-                    f"INSERT INTO runs (generation_id, status, request, created_at)"
-                    f" VALUES (?, 'queued', ?, ?) RETURNING {_RUN_COLUMNS}",
-                    (generation_id, json.dumps(request), now),
+                    f"INSERT INTO runs (generation_id, status, request, created_at, client)"
+                    f" VALUES (?, 'queued', ?, ?, ?) RETURNING {_RUN_COLUMNS}",
+                    (generation_id, json.dumps(request), now, client),
                 ).one()
         except self.db.integrity_errors:
             current = self.newest(generation_id)
@@ -90,6 +119,54 @@ class RunStore:
             ) from None
         assert row is not None
         return run_from_row(row)
+
+    def _check_queue_limits(self, cur: Any, client: str | None, limits: QueueLimits) -> None:
+        """Raise TooManyRequests when a new run would pass a queue limit (inside enqueue)."""
+        if self.db.dialect == "postgres":
+            # SQLite's IMMEDIATE transaction already serializes writers. On PostgreSQL two
+            # READ COMMITTED transactions could both count before either inserts, so every
+            # limited enqueue takes this lock first; it is released at commit or rollback.
+            cur.execute(f"SELECT pg_advisory_xact_lock({ENQUEUE_LOCK})")
+        if limits.max_queued is not None:
+            queued = self._count_queued(cur)
+            if queued >= limits.max_queued:
+                raise TooManyRequests(
+                    f"the queue is full: {queued} runs are waiting (VIDEOFORGE_MAX_QUEUED is"
+                    f" {limits.max_queued}); try again later",
+                    retry_after=limits.retry_after,
+                )
+        if client is not None and limits.max_per_client is not None:
+            active = self._count_active_for_client(cur, client)
+            if active >= limits.max_per_client:
+                raise TooManyRequests(
+                    f"this client address already has {active} runs queued or running"
+                    f" (VIDEOFORGE_MAX_QUEUED_PER_CLIENT is {limits.max_per_client}); wait"
+                    " for one to finish or cancel one with DELETE /api/generations/{id}",
+                    retry_after=limits.retry_after,
+                )
+
+    @staticmethod
+    def _count_queued(cur: Any) -> int:
+        """Count the runs waiting for a worker."""
+        return int(cur.execute("SELECT COUNT(*) AS n FROM runs WHERE status = 'queued'").scalar())
+
+    @staticmethod
+    def _count_active_for_client(cur: Any, client: str) -> int:
+        """Count a client address's queued or running runs (the partial index answers it)."""
+        return int(
+            cur.execute(
+                "SELECT COUNT(*) AS n FROM runs"
+                " WHERE status IN ('queued', 'running') AND client = ?",
+                (client,),
+            ).scalar()
+        )
+
+    def queue_counts(self, client: str | None = None) -> tuple[int, int]:
+        """Return the runs queued in all and a client address's runs queued or running."""
+        with self.db.transaction() as cur:
+            queued = self._count_queued(cur)
+            active = self._count_active_for_client(cur, client) if client is not None else 0
+        return queued, active
 
     def newest(self, generation_id: str) -> Run | None:
         """Return the newest run of a generation id, or None."""
@@ -192,6 +269,15 @@ class RunStore:
                 (now + lease_seconds, run_id, worker_id),
             )
             return cur.rowcount == 1
+
+    def owns(self, run_id: int, worker_id: str) -> bool:
+        """Tell whether a run is still running on this worker (one light read, no lock taken)."""
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "SELECT 1 AS ours FROM runs WHERE id = ? AND worker_id = ? AND status = 'running'",
+                (run_id, worker_id),
+            ).one()
+        return row is not None
 
     def report(
         self, run_id: int, worker_id: str, status: str, progress: int, message: str, now: float
@@ -353,6 +439,52 @@ class RunStore:
             (run_id, status, int(progress), message, now),
         ).one()
         return event_from_row(row)
+
+    # --- retention ----------------------------------------------------------------------
+
+    def finished_unpruned(
+        self, before: float, *, after: tuple[float, int] | None = None, limit: int = 100
+    ) -> list[Run]:
+        """Return finished runs whose files are kept and that ended before `before`, oldest first.
+
+        Page with after, the (finished_at, id) of the previous page's last run.
+        """
+        sql = (
+            f"SELECT {_RUN_COLUMNS} FROM runs"
+            " WHERE pruned_at IS NULL AND status IN ('completed', 'error', 'cancelled')"
+            " AND finished_at < ?"
+        )
+        params: list[Any] = [before]
+        if after is not None:
+            sql += " AND (finished_at > ? OR (finished_at = ? AND id > ?))"
+            params += [after[0], after[0], after[1]]
+        with self.db.transaction() as cur:
+            rows = cur.execute(sql + " ORDER BY finished_at, id LIMIT ?", (*params, limit)).all()
+        return [run_from_row(r) for r in rows]
+
+    def running(self) -> list[Run]:
+        """Return the runs a worker holds (status running), oldest first."""
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY id"
+            ).all()
+        return [run_from_row(r) for r in rows]
+
+    def mark_pruned(self, run_id: int, now: float) -> bool:
+        """Record that retention removed a finished run's files; False if not finished or already so."""
+        with self.db.transaction(write=True) as cur:
+            cur.execute(
+                "UPDATE runs SET pruned_at = ? WHERE id = ? AND pruned_at IS NULL"
+                " AND status IN ('completed', 'error', 'cancelled')",
+                (now, run_id),
+            )
+            return cur.rowcount == 1
+
+    def pruned_at(self, run_id: int) -> float | None:
+        """Return when retention removed a run's files, or None while they are kept."""
+        with self.db.transaction() as cur:
+            value = cur.execute("SELECT pruned_at FROM runs WHERE id = ?", (run_id,)).scalar()
+        return float(value) if value is not None else None
 
 
 def _json_or_none(value: Any) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -13,45 +12,25 @@ import falcon
 from ..core.errors import (
     Conflict,
     RangeNotSatisfiable,
+    TooManyRequests,
     Unauthorized,
     VideoforgeError,
 )
 from ..core.request import Capabilities
 from ..core.settings import Settings
-from ..store.runs import RunStore
+from ..store.runs import QueueLimits, RunStore
+from .auth import TokenAuth
 from .files import Captions, GenerationVideo, RunFile, Video
 from .generations import Generate, GenerationItem, Generations, Status, Voices
 from .health import Health
+from .hosts import HostCheck, allowed_hosts
+from .openapi import OpenAPIDocument, openapi
 from .progress import ProgressStream
 from .stream import ChangeSignal, StreamGate, StreamTiming
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-OPEN_PATHS = ("/", "/health", "/index.html")
-
-
-class TokenAuth:
-    """Require the API token (Bearer header, or ?token= for EventSource) when one is configured."""
-
-    def __init__(self, token: str):
-        self.token = token.encode()
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.method == "OPTIONS" or req.path in OPEN_PATHS or req.path.startswith("/static/"):
-            return
-        supplied = ""
-        header = req.get_header("Authorization") or ""
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer":
-            supplied = value.strip()
-        elif req.get_param("token"):
-            supplied = req.get_param("token") or ""
-        if not hmac.compare_digest(supplied.encode(), self.token):
-            raise Unauthorized(
-                "this service needs its API token: send 'Authorization: Bearer <token>'"
-                " (or ?token=<token> from EventSource)"
-            )
 
 
 def _handle_error(req: falcon.Request, resp: falcon.Response, ex: VideoforgeError, params) -> None:
@@ -61,6 +40,8 @@ def _handle_error(req: falcon.Request, resp: falcon.Response, ex: VideoforgeErro
         body.update(ex.extra)
     if isinstance(ex, Unauthorized):
         resp.set_header("WWW-Authenticate", 'Bearer realm="videoforge"')
+    if isinstance(ex, TooManyRequests):
+        resp.set_header("Retry-After", str(ex.retry_after))
     if isinstance(ex, RangeNotSatisfiable):
         resp.set_header("Content-Range", f"bytes */{ex.size}")
     resp.content_type = falcon.MEDIA_JSON  # a resource may have set another type already
@@ -113,6 +94,9 @@ def create_app(
 ) -> falcon.App:
     """Build the WSGI app from its collaborators; no I/O happens here."""
     middleware: list = []
+    hosts = allowed_hosts(settings)
+    if hosts is not None:
+        middleware.append(HostCheck(hosts))  # first: a foreign Host learns nothing else
     if settings.cors_origins:
         origins = "*" if "*" in settings.cors_origins else list(settings.cors_origins)
         middleware.append(falcon.CORSMiddleware(allow_origins=origins))
@@ -126,7 +110,7 @@ def create_app(
     app.set_error_serializer(_serialize_http_error)
 
     capabilities = capabilities or Capabilities()
-    gate = StreamGate(settings.max_streams)
+    gate = StreamGate(settings.max_streams, settings.max_streams_per_client)
     timing = StreamTiming(
         poll_interval=settings.poll_interval,
         heartbeat_interval=settings.heartbeat_interval,
@@ -136,8 +120,14 @@ def create_app(
     )
     runs_dir = settings.runs_dir
     app.add_route("/", Index())
-    app.add_route("/health", Health(store, gate))
-    app.add_route("/api/generate", Generate(store, capabilities, settings.max_body_bytes, clock))
+    app.add_route("/health", Health(store, gate, token=settings.api_token, public=settings.public))
+    limits = QueueLimits(
+        max_queued=settings.max_queued, max_per_client=settings.max_queued_per_client
+    )
+    app.add_route(
+        "/api/generate",
+        Generate(store, capabilities, settings.max_body_bytes, clock, limits),
+    )
     app.add_route(
         "/api/progress/{generation_id}",
         ProgressStream(
@@ -155,8 +145,12 @@ def create_app(
     app.add_route(
         "/api/generations/{generation_id}/video", GenerationVideo(store, settings.videos_dir)
     )
-    app.add_route("/api/video/{filename}", Video(settings.videos_dir))
+    app.add_route("/api/video/{filename}", Video(settings.videos_dir, store))
     app.add_route("/api/content/{generation_id}", RunFile(store, runs_dir, "content.json"))
     app.add_route("/api/script/{generation_id}", RunFile(store, runs_dir, "script.json"))
     app.add_route("/api/captions/{generation_id}.{ext}", Captions(store, runs_dir))
+    document = openapi(
+        max_slide_narration=settings.max_slide_narration, token=bool(settings.api_token)
+    )
+    app.add_route("/api/openapi.json", OpenAPIDocument(document))
     return app

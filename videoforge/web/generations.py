@@ -10,7 +10,7 @@ from ..core.errors import NotFound
 from ..core.request import Capabilities, check_generation_id, parse_generation_request
 from ..core.stages import STAGE
 from ..core.types import Run
-from ..store.runs import RunStore
+from ..store.runs import QueueLimits, RunStore
 from .inputs import int_param, read_json
 from .stream import clock_time
 
@@ -35,13 +35,15 @@ def run_summary(run: Run, latest: dict | None = None) -> dict:
         summary["result"] = run.result
     if run.usage:
         summary["usage"] = run.usage
+    if run.pruned_at is not None:
+        summary["pruned_at"] = run.pruned_at  # the retention policy removed its files
     if latest is not None:
         summary["latest"] = latest
     return summary
 
 
 class Generate:
-    """POST /api/generate: validate a request and enqueue a run."""
+    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
 
     def __init__(
         self,
@@ -49,15 +51,24 @@ class Generate:
         capabilities: Capabilities,
         max_body_bytes: int,
         clock: Callable[[], float],
+        limits: QueueLimits | None = None,
     ):
         self.store = store
         self.capabilities = capabilities
         self.max_body_bytes = max_body_bytes
         self.clock = clock
+        self.limits = limits or QueueLimits()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Answer 202 with the new run, or 4xx; 429 when a queue limit is reached."""
         request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
-        run = self.store.enqueue(request.generation_id, request.to_json(), self.clock())
+        run = self.store.enqueue(
+            request.generation_id,
+            request.to_json(),
+            self.clock(),
+            client=req.remote_addr or None,
+            limits=self.limits,
+        )
         resp.status = falcon.HTTP_202
         resp.location = f"/api/status/{run.generation_id}"
         resp.media = run_summary(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import threading
@@ -232,38 +233,61 @@ def progress_events(
             marks = signal.wait(marks.version, timing.poll_interval)
 
 
-class StreamGate:
-    """Count open streams across threads and admit at most ``limit`` at once."""
+class Admission(enum.Enum):
+    """What the gate said to a new stream."""
 
-    def __init__(self, limit: int):
+    ADMITTED = "admitted"
+    BUSY = "busy"  # every slot of the process is taken
+    CLIENT_FULL = "client_full"  # this client address holds all the slots it may
+
+
+class StreamGate:
+    """Count open streams across threads: at most ``limit`` in all, ``per_client`` per address."""
+
+    def __init__(self, limit: int, per_client: int | None = None):
         self.limit = limit
+        self.per_client = per_client
         self.open = 0
+        self.by_client: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def enter(self) -> bool:
+    def enter(self, client: str = "") -> Admission:
+        """Take a slot for a stream of client, or say why not."""
         with self._lock:
+            held = self.by_client.get(client, 0)
+            if self.per_client is not None and held >= self.per_client:
+                return Admission.CLIENT_FULL
             if self.open >= self.limit:
-                return False
+                return Admission.BUSY
             self.open += 1
-            return True
+            self.by_client[client] = held + 1
+            return Admission.ADMITTED
 
-    def leave(self) -> None:
+    def leave(self, client: str = "") -> None:
+        """Give back a slot taken by enter(client)."""
         with self._lock:
             self.open -= 1
+            held = self.by_client.get(client, 0) - 1
+            if held > 0:
+                self.by_client[client] = held
+            else:
+                self.by_client.pop(client, None)
 
 
 class GatedStream:
     """A WSGI body that releases its gate slot exactly once, when the server closes it."""
 
-    def __init__(self, body: Iterator[bytes], gate: StreamGate):
+    def __init__(self, body: Iterator[bytes], gate: StreamGate, client: str = ""):
         self._body = body
         self._gate = gate
+        self._client = client
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         return self._body
 
     def close(self) -> None:
+        """Close the body and free the slot (WSGI calls this once the response is done)."""
         if self._closed:
             return
         self._closed = True
@@ -272,4 +296,4 @@ class GatedStream:
             if close:
                 close()
         finally:
-            self._gate.leave()
+            self._gate.leave(self._client)
