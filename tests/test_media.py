@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 import struct
 import subprocess
+import time
 import wave
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from PIL import Image
 
 from videoforge.core import files
-from videoforge.core.errors import FFmpegError
+from videoforge.core.errors import FFmpegError, FFmpegInterrupted, Retryable, Stopped
 from videoforge.core.types import Segment, Size
 from videoforge.media import compose, ffmpeg, inspection
 
@@ -269,6 +272,101 @@ def test_extract_frame_past_the_end_raises(composed, tmp_path):
         inspection.extract_frame(out, 60.0, tmp_path / "none.png")
 
 
+# A long encode of a generated picture: it runs until something stops it.
+ENDLESS = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "600"]
+ENDLESS += ["-c:v", "libx264", "-preset", "veryslow", "-f", "null", "-"]
+
+
+def ffmpeg_children() -> list[int]:
+    """Return the pids of this process's ffmpeg children."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and b"ffmpeg" in argv[0]:
+                found.append(int(pid))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_a_stop_check_kills_ffmpeg_which_runs_in_a_session_of_its_own():
+    seen: list[int] = []
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(time.monotonic())
+        if not seen:
+            seen.extend(ffmpeg_children())
+        return len(asked) >= 3
+
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        ffmpeg.run_ffmpeg(ENDLESS, should_stop=should_stop)
+    took = time.monotonic() - started
+    assert len(seen) == 1
+    # a terminal's Ctrl-C or a SIGTERM to our process group does not reach it
+    assert not ffmpeg_children() and gone(seen[0])
+    assert took < 10, took  # asked every 0.2 s: about 0.6 s here
+    gaps = [b - a for a, b in zip(asked, asked[1:], strict=False)]
+    assert all(0.1 < g < 2 for g in gaps), gaps
+
+
+@pytest.mark.slow
+def test_ffmpeg_ended_by_a_signal_nobody_here_sent_is_a_retryable_failure():
+    signalled: list[int] = []
+
+    def should_stop() -> bool:
+        for pid in ffmpeg_children():
+            assert os.getsid(pid) == pid != os.getsid(0)
+            if pid not in signalled:
+                os.kill(pid, signal.SIGTERM)  # ffmpeg exits 255, "received signal 15"
+                signalled.append(pid)
+        return False
+
+    with pytest.raises(FFmpegInterrupted) as caught:
+        ffmpeg.run_ffmpeg(ENDLESS, should_stop=should_stop)
+    assert isinstance(caught.value, Retryable) and caught.value.returncode == 255
+
+
+@pytest.mark.slow
+def test_ffmpeg_ended_by_a_signal_while_the_run_stops_is_a_stop_not_a_failure():
+    stopping: list[bool] = []
+
+    def should_stop() -> bool:
+        for pid in ffmpeg_children():
+            os.kill(pid, signal.SIGKILL)  # the platform's signal reached ffmpeg first ...
+            stopping.append(True)  # ... and reaches the worker a moment later
+            return False
+        return bool(stopping)
+
+    with pytest.raises(Stopped):
+        ffmpeg.run_ffmpeg(ENDLESS, should_stop=should_stop)
+
+
+@pytest.mark.slow
+def test_a_stopped_encode_leaves_no_clip(tmp_path):
+    frames = [(Image.new("RGB", (SMALL.width, SMALL.height), c), 0.5) for c in PALETTE]
+    calls = []
+
+    def should_stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Stopped):
+        compose.encode_frames(frames, SMALL, tmp_path / "clip.mp4", should_stop=should_stop)
+    assert list(tmp_path.iterdir()) == []  # neither the clip nor its frames folder
+
+
 # --- fast tests: no ffmpeg run ---------------------------------------------------------------
 
 
@@ -454,3 +552,21 @@ def test_color_matrix_follows_chromiums_height_rule():
     assert compose.color_matrix_for(Size(960, 720)) == ("bt709", "bt709")
     assert compose.color_matrix_for(Size(1280, 718)) == ("bt601", "smpte170m")
     assert compose.color_matrix_for(Size(640, 360)) == ("bt601", "smpte170m")
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "interrupted"),
+    [
+        (255, b"x\nExiting normally, received signal 15.", True),
+        (123, b"Received > 3 system signals, hard exiting", True),
+        (-9, b"", True),
+        (255, b"Operation not permitted", False),
+        (1, b"received signal in a file name", False),
+    ],
+)
+def test_only_an_ffmpeg_ended_by_a_signal_is_retryable(returncode, stderr, interrupted):
+    runner = fake_runner(returncode=returncode, stderr=stderr)
+    with pytest.raises(FFmpegError) as caught:
+        ffmpeg.run_ffmpeg(["-i", "x"], runner=runner)
+    assert isinstance(caught.value, FFmpegInterrupted) is interrupted
+    assert isinstance(caught.value, Retryable) is interrupted

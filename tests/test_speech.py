@@ -9,9 +9,9 @@ import wave
 
 import pytest
 
-from videoforge.core.errors import ProviderError
+from videoforge.core.errors import ProviderError, Stopped
 from videoforge.core.languages import normalize_language
-from videoforge.providers.piper import PiperSpeech
+from videoforge.providers.piper import MAX_PIECE_CHARS, PiperSpeech, speakable_pieces
 
 SENTENCE = "Slides are easier to follow when someone explains them out loud."
 
@@ -98,3 +98,42 @@ def test_missing_model_is_a_provider_error_on_first_use(tmp_path):
     with pytest.raises(ProviderError, match="could not load the voice model"):
         speech.synthesize("Hello.", tmp_path / "x.wav")
     assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.slow
+def test_a_stop_is_heard_between_sentences_and_leaves_no_file(tmp_path):
+    out = tmp_path / "stopped.wav"
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(1)
+        return len(asked) == 2  # after the first sentence
+
+    with pytest.raises(Stopped):
+        PiperSpeech().synthesize_sentences(
+            f"{SENTENCE} {SENTENCE} {SENTENCE}", out, should_stop=should_stop
+        )
+    assert len(asked) == 2 and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_long_sentence_is_spoken_in_pieces_and_keeps_one_cue(tmp_path):
+    sentence = ", ".join(["the river carries sand from the hills down to the sea"] * 12) + "."
+    asked = []
+    duration, sentences = PiperSpeech().synthesize_sentences(
+        sentence, tmp_path / "long.wav", should_stop=lambda: bool(asked.append(1))
+    )
+    assert len(asked) == len(speakable_pieces(sentence)) >= 3  # a stop is heard between pieces
+    assert [(s, a) for s, a, _ in sentences] == [(sentence, 0.0)]
+    assert sentences[0][2] == pytest.approx(duration) and duration > 20
+
+
+def test_speakable_pieces_cut_long_sentences_after_commas_or_between_words():
+    assert speakable_pieces("A short one.") == ["A short one."]
+    words = "word " * 200
+    pieces = speakable_pieces(words)
+    assert all(len(p) <= MAX_PIECE_CHARS for p in pieces)
+    assert " ".join(pieces) == words.strip()  # nothing lost, no word cut
+    listed = ", ".join(["one two three four five six seven"] * 20)
+    assert all(p.endswith(",") for p in speakable_pieces(listed)[:-1])
+    assert [len(p) for p in speakable_pieces("x" * 600)] == [250, 250, 100]

@@ -244,3 +244,24 @@ def test_the_database_clock_is_a_unix_time(store):
     import time
 
     assert abs(store.now() - time.time()) < 5
+
+
+def test_owns_says_whether_the_run_is_still_running_on_this_worker(store):
+    store.enqueue("g", REQ, 0.0)
+    run = store.claim("w1", 1.0, 5)
+    assert store.owns(run.id, "w1") and not store.owns(run.id, "w2")
+    assert store.claim("w2", 7.0, 5).attempts == 2  # the lease lapsed: taken over
+    assert not store.owns(run.id, "w1") and store.owns(run.id, "w2")
+    store.cancel("g", 8.0)
+    assert not store.owns(run.id, "w2")
+
+
+def test_only_the_worker_holding_a_run_completes_it_after_a_takeover(store):
+    # the stale attempt's result is never the one the run refers to
+    store.enqueue("g", REQ, 0.0)
+    run = store.claim("w1", 1.0, 5)
+    store.claim("w2", 7.0, 5)
+    assert not store.complete(run.id, "w1", {"video": f"g-{run.id}-1.mp4"}, 8.0)
+    assert not store.release(run.id, "w1") and store.fail(run.id, "w1", "x", 8.0, retry=True) == ""
+    assert store.complete(run.id, "w2", {"video": f"g-{run.id}-2.mp4"}, 9.0)
+    assert store.get(run.id).result == {"video": f"g-{run.id}-2.mp4"}

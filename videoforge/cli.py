@@ -42,24 +42,33 @@ def capabilities_for(settings: Settings) -> Capabilities:
 
     found, default = voices(settings)
     return Capabilities(
-        text_model=settings.text_model_configured, voices=tuple(found), default_voice=default
+        text_model=settings.text_model_configured,
+        voices=tuple(found),
+        default_voice=default,
+        max_slide_narration=settings.max_slide_narration,
+        max_narration=settings.max_narration,
     )
 
 
 def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
-    """Run the web process: Waitress serving the Falcon app."""
-    import waitress
-
+    """Run the web process: Waitress serving the Falcon app; 2 when the bind would be unsafe."""
     from .web.app import create_app
+    from .web.hosts import unsafe_bind
+    from .web.server import make_server
 
     parser = argparse.ArgumentParser(prog="serve.py", description="Run the videoforge web process")
     parser.parse_args(argv)
     settings = Settings.from_env(os.environ if environ is None else environ)
+    refusals = unsafe_bind(settings)
+    if refusals:  # before anything is touched: no database, no socket
+        for refusal in refusals:
+            print(f"serve.py: {refusal}", file=sys.stderr)
+        return 2
     _db, store = _setup(settings)
     app = create_app(settings, store, capabilities=capabilities_for(settings))
-    log.info("serving on http://%s:%d (database: %s)", settings.host, settings.port, _db.dialect)
-    waitress.serve(
+    server = make_server(
         app,
+        max_body_bytes=settings.max_body_bytes,
         host=settings.host,
         port=settings.port,
         threads=settings.threads,
@@ -70,6 +79,8 @@ def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
         ident="videoforge",
         clear_untrusted_proxy_headers=True,
     )
+    log.info("serving on http://%s:%d (database: %s)", settings.host, settings.port, _db.dialect)
+    server.run()
     return 0
 
 
@@ -81,8 +92,14 @@ def load_pipeline(spec: str, settings: Settings):
 
 
 def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
-    """Run a worker process until SIGTERM/SIGINT, or with --once until the queue is empty."""
+    """Run a worker process until SIGTERM/SIGINT, or with --once until the queue is empty.
+
+    A signal makes the worker stop claiming and give its current run back to the queue (it
+    stops Piper and ffmpeg at their next check), then exit; a second one changes nothing.
+    """
+    from .media.ffmpeg import ffmpeg_exe
     from .worker.loop import Worker
+    from .worker.retention import Retention
 
     parser = argparse.ArgumentParser(prog="worker.py", description="Run a videoforge worker")
     parser.add_argument("--once", action="store_true", help="drain the queue, then exit")
@@ -94,17 +111,24 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
     args = parser.parse_args(argv)
     settings = Settings.from_env(os.environ if environ is None else environ)
     _db, store = _setup(settings)
+    # imageio-ffmpeg checks its binary by running it on first use; a signal that met that
+    # check mid-run would fail a run, so it happens now, before any run is claimed.
+    ffmpeg_exe()
     worker = Worker(
         store,
         load_pipeline(args.pipeline, settings),
         runs_dir=settings.runs_dir,
+        videos_dir=settings.videos_dir,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.worker_poll_interval,
         clock=store.now,  # leases in the database's time, whatever this machine's clock says
+        retention=Retention(
+            store, settings.data_dir, keep_days=settings.keep_days, keep_mb=settings.keep_mb
+        ),
     )
 
     def _stop(signum, frame):
-        log.info("signal %s: finishing up", signum)
+        log.info("signal %s: giving the current run back and stopping", signum)
         worker.stop()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -120,31 +144,131 @@ def migrate_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+RUN_STOP_WAIT = 25.0  # seconds `videoforge run` waits for its worker before killing it
+
+
 def run_main(argv: Sequence[str] | None = None) -> int:
-    """Run web and one worker together on this machine (the single-server default)."""
-    settings = Settings.from_env(os.environ)
-    _setup(settings)
-    argv = [sys.executable, "-m", "videoforge.cli", "worker"]
-    worker = subprocess.Popen(argv)
+    """Run web and one worker together on this machine (the single-server default).
+
+    SIGTERM or SIGINT (Ctrl-C reaches the whole foreground group) is passed on to the
+    worker, which gives its run back to the queue; the web stops, the worker is waited for
+    (RUN_STOP_WAIT seconds at most, then killed) and the command exits 0, leaving no process.
+    """
+    from .web.hosts import unsafe_bind
+
     stopping = threading.Event()
+    lock = threading.Lock()  # held while the worker is replaced, so a stop sees the new one
+    worker: subprocess.Popen | None = None
+    argv = [sys.executable, "-m", "videoforge.cli", "worker"]
+
+    def on_signal(signum: int, frame: object) -> None:
+        first = not stopping.is_set()
+        stopping.set()
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        if first:
+            log.info("signal %s: stopping the web and the worker", signum)
+            raise KeyboardInterrupt  # ends Waitress's loop (or the start-up) in the main thread
 
     def supervise() -> None:
         nonlocal worker
         while not stopping.wait(2):
-            if worker.poll() is not None:  # a worker that died is replaced
+            with lock:
+                if stopping.is_set() or worker is None or worker.poll() is None:
+                    continue
+                # a worker that died is replaced (one that is stopping is not)
                 log.error("the worker exited with %s; starting another", worker.returncode)
                 worker = subprocess.Popen(argv)
 
-    threading.Thread(target=supervise, daemon=True, name="worker-supervisor").start()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
-        return serve_main([])
+        settings = Settings.from_env(os.environ)
+        if refusals := unsafe_bind(settings):  # refuse before a worker is started
+            for refusal in refusals:
+                print(f"videoforge run: {refusal}", file=sys.stderr)
+            return 2
+        _setup(settings)
+        worker = subprocess.Popen(argv)
+        threading.Thread(target=supervise, daemon=True, name="worker-supervisor").start()
+        code = serve_main([])
+    except KeyboardInterrupt:
+        code = 0
     finally:
         stopping.set()
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        with lock:
+            current = worker
+        if current is not None:
+            if current.poll() is None:
+                current.send_signal(signal.SIGTERM)
+            try:
+                current.wait(timeout=RUN_STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                log.error("the worker did not stop within %.0f s; killing it", RUN_STOP_WAIT)
+                current.kill()
+                current.wait()
+    if current is not None:
+        log.info("stopped (the worker exited with %s)", current.returncode)
+    return code
+
+
+def prune_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
+    """Remove finished runs' files now by the retention settings (or --days, --mb); 1 on errors."""
+    from .core.settings import ConfigError, settings_rows
+    from .worker.retention import prune
+
+    parser = argparse.ArgumentParser(
+        prog="videoforge prune",
+        description="Remove the files of runs that finished more than VIDEOFORGE_KEEP_DAYS ago;"
+        " past VIDEOFORGE_KEEP_MB, the oldest finished runs' files, then the least recently"
+        " written cache entries. Queued and running runs are never touched.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    parser.add_argument(
+        "--days",
+        metavar="N",
+        help="keep finished runs' files N days (0: forever); instead of VIDEOFORGE_KEEP_DAYS",
+    )
+    parser.add_argument(
+        "--mb",
+        metavar="N",
+        help="keep at most N MB of videos, runs and cache (0: no limit);"
+        " instead of VIDEOFORGE_KEEP_MB",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(os.environ if environ is None else environ)
+    rows = {f.name: row for f, row in settings_rows()}
+    changes = {}
+    for name, flag, raw in (("keep_days", "--days", args.days), ("keep_mb", "--mb", args.mb)):
+        if raw is not None:  # read by the setting's own parser: its range is written once
+            try:
+                changes[name] = rows[name].parser(flag, raw, getattr(settings, name))
+            except ConfigError as exc:
+                parser.error(str(exc))
+    settings = settings.with_changes(**changes)
+    if not settings.keep_days and not settings.keep_mb:
+        print("retention is off (VIDEOFORGE_KEEP_DAYS and VIDEOFORGE_KEEP_MB are 0); nothing to do")
+        return 0
+    _db, store = _setup(settings)
+    report = prune(
+        store,
+        settings.data_dir,
+        keep_days=settings.keep_days,
+        keep_mb=settings.keep_mb,
+        now=store.now(),  # finished_at is written with the database's clock
+        dry_run=args.dry_run,
+    )
+    for run in report.runs:
+        print(run.line())
+    if args.dry_run:
+        for entry in report.cache_entries:
+            print(f"cache entry: {entry}")
+    for line in report.kept:
+        print(f"left alone: {line}")
+    for line in report.errors:
+        print(f"error: {line}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,9 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": worker_main,
         "migrate": migrate_main,
         "run": run_main,
+        "prune": prune_main,
     }
     if not argv or argv[0] not in commands:
-        print("usage: videoforge {serve|worker|migrate|run} [options]", file=sys.stderr)
+        print("usage: videoforge {serve|worker|migrate|run|prune} [options]", file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 

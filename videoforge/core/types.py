@@ -191,10 +191,25 @@ class Run:
     error: str | None
     result: dict[str, Any] | None
     usage: dict[str, Any] | None = None
+    pruned_at: float | None = None  # when the retention policy removed its files
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def attempt_folder(self) -> Path:
+        """Return this attempt's folder, relative to the runs folder: ``{run id}/{attempt}``."""
+        return Path(str(self.id), str(self.attempts))
+
+    @property
+    def video_name(self) -> str:
+        """Return the file name of this attempt's MP4: ``{generation id}-{run id}-a{attempt}.mp4``.
+
+        The ``a`` keeps the name unambiguous: generation ids may end in ``-`` and digits, and
+        runs before attempts had names were ``{generation id}-{run id}.mp4``.
+        """
+        return f"{self.generation_id}-{self.id}-a{self.attempts}.mp4"
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,14 @@ class Report(Protocol):
     usage: Usage
 
     def __call__(self, status: str, progress: int, message: str) -> None: ...
+
+    def should_stop(self) -> bool:
+        """Tell whether the run must stop now (cancelled, taken over, worker stopping); writes nothing.
+
+        Cheap enough to poll every fraction of a second: long steps (speech, ffmpeg) call it
+        and raise `Stopped` when it turns true.
+        """
+        ...
 
 
 class Pipeline(Protocol):

@@ -14,14 +14,14 @@ import logging
 import math
 import os
 import re
-import subprocess
 import tempfile
 import time
 import wave
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..core.errors import Stopped
 from ..core.files import wav_duration
 from ..core.types import Segment, Size
 from .ffmpeg import Runner, run_ffmpeg
@@ -53,7 +53,8 @@ def encode_frames(
     *,
     fps: int = CLIP_FPS,
     timeout: float | None = None,
-    runner: Runner = subprocess.run,
+    runner: Runner | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Encode distinct frames, each shown for its own number of seconds, into an H.264 MP4.
 
@@ -63,8 +64,10 @@ def encode_frames(
     time at all is dropped. The clip lasts the sum of the durations to within half a frame.
     Frames are written as PPM (no compression: cheaper than PNG by an order of magnitude)
     into a temporary folder next to `out` and read back by the concat demuxer; the file
-    appears at `out` only when ffmpeg succeeded. Raises ValueError for frames of another
-    size or no positive duration, FFmpegError when ffmpeg fails.
+    appears at `out` only when ffmpeg succeeded. `should_stop` is asked between frames and
+    while ffmpeg runs; when it says yes the work ends with `Stopped` and nothing at `out`.
+    Raises ValueError for frames of another size or no positive duration, FFmpegError when
+    ffmpeg fails.
     """
     out = Path(out)
     if size.width % 2 or size.height % 2:
@@ -76,6 +79,8 @@ def encode_frames(
         shown_ms = 0  # where the last written frame starts
         written: list[tuple[Path, int]] = []  # each frame file and when it starts, in ms
         for image, seconds in frames:
+            if should_stop is not None and should_stop():
+                raise Stopped("the animation was stopped: the run must stop")
             if image.size != (size.width, size.height):
                 raise ValueError(f"frame of {image.size[0]}x{image.size[1]}, expected {size}")
             if not seconds > 0:
@@ -112,7 +117,7 @@ def encode_frames(
             "-bf", "0", "-colorspace", color_matrix_for(size)[1], "-color_range", "tv",
             "-fps_mode", "passthrough", "-movflags", "+faststart", "-f", "mp4", str(partial),
         ]  # fmt: skip
-        run_ffmpeg(args, timeout=timeout, runner=runner)
+        run_ffmpeg(args, timeout=timeout, runner=runner, should_stop=should_stop)
         os.replace(partial, out)
     return out
 
@@ -368,7 +373,8 @@ def compose_video(
     chapters: bool = True,
     threads: int | None = None,
     timeout: float | None = None,
-    runner: Runner = subprocess.run,
+    runner: Runner | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Lay the slides and the narration WAV into one H.264/AAC MP4 at `out`, in one ffmpeg run.
 
@@ -379,6 +385,8 @@ def compose_video(
     Keyframes sit on every slide change so seeking to a slide is exact; the moov atom comes
     first so browsers can start playing before the download ends. The file appears at `out`
     only when ffmpeg succeeded; `FFmpegError` (or ValueError for an impossible layout) else.
+    ffmpeg is killed and `Stopped` raised as soon as `should_stop` (asked every fraction
+    of a second) says the run must stop.
     """
     out = Path(out)
     total = wav_duration(audio)
@@ -413,7 +421,7 @@ def compose_video(
         concat_list.write_text(concat_text, encoding="utf-8")
         if metadata is not None and metadata_text is not None:
             metadata.write_text(metadata_text, encoding="utf-8")
-        run_ffmpeg(args, timeout=timeout, runner=runner)
+        run_ffmpeg(args, timeout=timeout, runner=runner, should_stop=should_stop)
         os.replace(partial, out)
     log.info(
         "composed %s: %d segments, %.2f s of video in %.2f s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.files import wav_duration
@@ -12,19 +13,28 @@ from .cache import Cache
 from .captions import sentence_cues
 
 
-def narrate(slide: Slide, speech: SpeechProvider, cache: Cache) -> tuple[Narration, bool]:
+def narrate(
+    slide: Slide,
+    speech: SpeechProvider,
+    cache: Cache,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Narration, bool]:
     """Synthesize a slide's narration (cached per text and voice); return it and whether it was cached.
 
     The sentence timings are stored beside the audio before the audio itself, so a cached
-    WAV always has its cues.
+    WAV always has its cues. The voice asks `should_stop` as it goes and raises `Stopped`,
+    leaving nothing in the cache, when the run must stop.
     """
     key = cache.key("narration-1", speech.voice_id(), slide.narration)
 
     def make(out: Path) -> None:
         if hasattr(speech, "synthesize_sentences"):
-            _, sentences = speech.synthesize_sentences(slide.narration, out)
+            _, sentences = speech.synthesize_sentences(
+                slide.narration, out, should_stop=should_stop
+            )
         else:  # no per-sentence audio: time the sentences by their length
-            duration = speech.synthesize(slide.narration, out)
+            duration = speech.synthesize(slide.narration, out, should_stop=should_stop)
             cues = sentence_cues(slide.narration, duration, 0.0)
             sentences = [(c.text, c.start, c.end) for c in cues]
         cues = out.with_name(out.name + ".cues.json")

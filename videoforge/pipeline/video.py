@@ -2,6 +2,8 @@
 
 Slide images are rendered on a helper thread while speech is synthesized, so visuals hide
 behind speech (the slowest stage); their events are reported, in order, once speech is done.
+Long steps (speech, animation encodes, composition) ask the run's stop check as they go, so
+a cancel, a lost lease or a stopping worker ends them within a second or two.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import StageError, VideoforgeError
+from ..core.errors import StageError, Stopped, VideoforgeError
 from ..core.files import write_json_atomic
 from ..core.request import GenerationRequest
 from ..core.settings import Settings
@@ -82,16 +85,36 @@ class VideoPipeline:
         return speech
 
     def run(self, run: Run, report: Report, workdir: Path) -> dict[str, Any]:
-        """Run the stages for one run; visuals render on a helper thread that dies with the run."""
+        """Run the stages for one attempt; its MP4 is named after the attempt, kept only on success.
+
+        Visuals render on a helper thread that stops with the run.
+        """
         renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{run.id}")
+        ended = threading.Event()
+
+        def should_stop() -> bool:
+            return ended.is_set() or report.should_stop()
+
+        out = self.settings.videos_dir / run.video_name
         try:
-            return self._run(run, report, workdir, renderer)
+            return self._run(run, report, workdir, renderer, should_stop, out)
+        except BaseException:
+            out.unlink(missing_ok=True)  # a failed or stopped attempt leaves no video behind
+            raise
         finally:
-            # A failed, cancelled or released run leaves no picture fetches or renders behind.
+            # A failed, cancelled or released run leaves no picture fetches or renders behind:
+            # queued ones are dropped, a running animation encode stops at its next check.
+            ended.set()
             renderer.shutdown(wait=False, cancel_futures=True)
 
     def _run(
-        self, run: Run, report: Report, workdir: Path, renderer: ThreadPoolExecutor
+        self,
+        run: Run,
+        report: Report,
+        workdir: Path,
+        renderer: ThreadPoolExecutor,
+        should_stop: Callable[[], bool],
+        out: Path,
     ) -> dict[str, Any]:
         request = GenerationRequest.from_json(run.request)
         gid = run.generation_id
@@ -114,7 +137,13 @@ class VideoPipeline:
             for s in slides
         ]
         report(*event("generating_scripts", "start"))
-        slides = write_scripts(slides, request, self.text_model, report.usage)
+        slides = write_scripts(
+            slides,
+            request,
+            self.text_model,
+            report.usage,
+            max_narration=self.settings.max_narration,
+        )
         write_json_atomic(workdir / "script.json", script_json(gid, slides, None))
         speech = self.speech_for(request, report.usage)
         timings["content_and_scripts"] = clock() - t
@@ -125,13 +154,13 @@ class VideoPipeline:
         # A failure below is reported by the worker under the step last reported.
         for i, slide in enumerate(slides):
             report(*event("generating_audio", "slide", i, n, slide=i + 1, slides=n))
-            narration, hit = narrate(slide, speech, self.cache)
+            narration, hit = narrate(slide, speech, self.cache, should_stop=should_stop)
             synthesized += not hit
             narrations.append(narration)
             if slide.animation:
                 length, cues = slide_length(i, n, narration), sentence_times(i, narration)
                 visuals[i] = renderer.submit(
-                    make_animation, slide, n, size, self.cache, length, cues
+                    make_animation, slide, n, size, self.cache, length, cues, should_stop
                 )
             seconds = narration.duration
             report(
@@ -154,6 +183,8 @@ class VideoPipeline:
             assert future is not None
             try:
                 visual = future.result()
+            except Stopped:
+                raise
             except VideoforgeError as exc:
                 raise StageError(_visual_stage(slides[i]), f"slide {i + 1}: {exc.detail}") from exc
             except Exception as exc:
@@ -172,9 +203,8 @@ class VideoPipeline:
         segments, cues = timeline(slides, narrations, spans, done)
         if (credit := credits_cue(done, spans)) is not None:
             cues.append(credit)
-        video_name = f"{gid}-{run.id}.mp4"
-        out = self.settings.videos_dir / video_name
-        compose_video(segments, audio, out, size=size, chapters=True)
+        video_name = out.name
+        compose_video(segments, audio, out, size=size, chapters=True, should_stop=should_stop)
         timings["compose"] = clock() - t
         report(*event("composing_video", "captions", 1, 1))
         write_vtt(cues, workdir / "captions.vtt", total=total)

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -122,20 +122,22 @@ def render_animation(
     total: int,
     theme: Theme = DEFAULT_THEME,
     cues: Sequence[tuple[float, float]] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Render an animation clip of exactly `duration` seconds (to a frame at 30 fps) to `out`.
 
     The first frame shows the slide's title and number and the animation's still parts; the
     elements then appear in order (at the narration's sentence `cues`, (start, end) seconds
     from the slide's start, when given) and all have appeared by FINISH of the duration; the
-    last frame shows everything. Raises InvalidRequest for a bad spec.
+    last frame shows everything. Raises InvalidRequest for a bad spec, `Stopped` (nothing
+    written) as soon as `should_stop` says the run must stop.
     """
     if not (math.isfinite(duration) and duration >= MIN_DURATION):
         raise ValueError(f"an animation must last at least {MIN_DURATION} s, not {duration}")
     spec = validate_animation(spec, bullets=slide.bullets)
     plan = plan_animation(spec, slide, size, total=total, theme=theme)
     started = time.perf_counter()
-    encode_frames(animation_frames(plan, duration, cues), size, out)
+    encode_frames(animation_frames(plan, duration, cues), size, out, should_stop=should_stop)
     log.debug(
         "rendered a %s animation of %.2f s at %s in %.2f s",
         spec["type"],
@@ -153,8 +155,12 @@ def make_animation(
     cache: Cache,
     duration: float,
     cues: tuple[tuple[float, float], ...] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> Visual:
-    """Render a slide's animation clip lasting duration seconds (cached), with a still beside it."""
+    """Render a slide's animation clip lasting duration seconds (cached), with a still beside it.
+
+    The render stops with `Stopped` (nothing cached) when `should_stop` says the run must stop.
+    """
     assert slide.animation is not None
     key = cache.key(
         ANIMATION_VERSION,
@@ -171,7 +177,14 @@ def make_animation(
         key,
         ".mp4",
         lambda out: render_animation(
-            slide.animation, slide, size, duration, out, total=total, cues=cues
+            slide.animation,
+            slide,
+            size,
+            duration,
+            out,
+            total=total,
+            cues=cues,
+            should_stop=should_stop,
         ),
     )
     still = render_still(slide, total, size, cache)

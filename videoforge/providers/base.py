@@ -6,6 +6,7 @@ OpenAI-compatible chat model); the pipeline sees only these protocols.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -25,8 +26,14 @@ class SpeechProvider(Protocol):
         """Return whether the voice speaks the request's language."""
         ...
 
-    def synthesize(self, text: str, out_wav: Path) -> float:
-        """Write the spoken text to out_wav and return the WAV's real duration in seconds."""
+    def synthesize(
+        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+    ) -> float:
+        """Write the spoken text to out_wav and return the WAV's real duration in seconds.
+
+        `should_stop` is asked between pieces of speech; when it says so, the voice stops and
+        raises `Stopped` (the run was cancelled or the worker is stopping).
+        """
         ...
 
 

@@ -6,10 +6,11 @@ import copy
 import logging
 import struct
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import ProviderError
+from ..core.errors import ProviderError, Stopped
 from ..core.text import split_sentences
 from ..core.types import Usage
 from .base import SpeechProvider
@@ -61,18 +62,22 @@ class OpenAISpeech(SpeechProvider):
         """Return True for any named language: the service's voices speak many."""
         return bool(language.strip())
 
-    def synthesize(self, text: str, out_wav: Path) -> float:
+    def synthesize(
+        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+    ) -> float:
         """Speak text into out_wav (PCM WAV at the service's rate) and return its duration.
 
         Text longer than the endpoint's 4096-character limit is spoken in pieces split
-        between sentences and joined into one file.
+        between sentences and joined into one file. `should_stop` is asked before each
+        request; when it says yes, `Stopped` is raised and nothing is written.
         """
         if not text.strip():
             raise ProviderError(self.name, "there is no text to speak")
-        pieces = [
-            read_pcm(self._speak(piece), origin="the speech service's answer")
-            for piece in split_for_speech(text)
-        ]
+        pieces = []
+        for piece in split_for_speech(text):
+            if should_stop is not None and should_stop():
+                raise Stopped("speech synthesis was stopped: the run must stop")
+            pieces.append(read_pcm(self._speak(piece), origin="the speech service's answer"))
         channels, width, rate, _ = pieces[0]
         if any(piece[:3] != (channels, width, rate) for piece in pieces):
             raise ProviderError(

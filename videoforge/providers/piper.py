@@ -7,15 +7,20 @@ import logging
 import threading
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ProviderError
+from ..core.errors import ProviderError, Stopped
 from ..core.files import wav_duration
 from ..core.languages import normalize_language
 from ..core.text import split_sentences
 
 logger = logging.getLogger(__name__)
+
+# The longest text handed to Piper in one call (about 15 s of speech, under a second of
+# work): a longer sentence is spoken in pieces cut between words, so a stop is heard soon.
+MAX_PIECE_CHARS = 250
 
 # Loaded voices, shared by every PiperSpeech of the process (a voice is ~60 MB and ~1 s to load).
 _VOICES: dict[Path, Any] = {}
@@ -96,25 +101,18 @@ class PiperSpeech:
         """Return whether the voice speaks language ("english", "en", "en-US", ... for joe)."""
         return normalize_language(language) in self.languages
 
-    def synthesize(self, text: str, out_wav: Path) -> float:
-        """Speak text into out_wav (16-bit mono at the voice's rate) and return its duration."""
-        if not text.strip():
-            raise ProviderError("piper", "there is no text to speak")
-        voice = self.voice()
-        started = time.perf_counter()
-        try:
-            with wave.open(str(out_wav), "wb") as wav:
-                _set_format(wav, voice)
-                voice.synthesize_wav(text, wav, set_wav_format=False)
-            duration = wav_duration(out_wav)
-        except Exception as exc:
-            out_wav.unlink(missing_ok=True)
-            raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc
-        _log_speed(started, duration, len(text))
-        return duration
+    def synthesize(
+        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+    ) -> float:
+        """Speak text into out_wav (16-bit mono at the voice's rate) and return its duration.
+
+        Spoken sentence by sentence (see synthesize_sentences), so `should_stop` is heard
+        between sentences.
+        """
+        return self.synthesize_sentences(text, out_wav, should_stop=should_stop)[0]
 
     def synthesize_sentences(
-        self, text: str, out_wav: Path
+        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
     ) -> tuple[float, list[tuple[str, float, float]]]:
         """Speak text sentence by sentence into out_wav; return its duration and sentence times.
 
@@ -122,6 +120,9 @@ class PiperSpeech:
         from the samples Piper produced for that sentence, so captions follow the real audio.
         Sentences come from split_sentences(); the audio is the same as synthesize() makes,
         since Piper also runs its model once per sentence and joins the results without gaps.
+        A sentence longer than MAX_PIECE_CHARS is spoken in pieces cut between words.
+        `should_stop` is asked before each sentence or piece; when it says yes, the file is
+        removed and `Stopped` raised.
         """
         sentences = split_sentences(text)
         if not sentences:
@@ -136,17 +137,43 @@ class PiperSpeech:
                 written = 0
                 for sentence in sentences:
                     first = written
-                    for chunk in voice.synthesize(sentence):
-                        audio = chunk.audio_int16_bytes
-                        wav.writeframes(audio)
-                        written += len(audio) // 2
+                    for piece in speakable_pieces(sentence):
+                        if should_stop is not None and should_stop():
+                            raise Stopped("speech synthesis was stopped: the run must stop")
+                        for chunk in voice.synthesize(piece):
+                            audio = chunk.audio_int16_bytes
+                            wav.writeframes(audio)
+                            written += len(audio) // 2
                     timings.append((sentence, first / rate, written / rate))
             duration = wav_duration(out_wav)
+        except Stopped:
+            out_wav.unlink(missing_ok=True)
+            raise
         except Exception as exc:
             out_wav.unlink(missing_ok=True)
             raise ProviderError("piper", f"speech synthesis failed: {exc}") from exc
         _log_speed(started, duration, len(text))
         return duration, timings
+
+
+def speakable_pieces(sentence: str, limit: int = MAX_PIECE_CHARS) -> list[str]:
+    """Cut a sentence into pieces of at most limit characters, after a comma or between words.
+
+    A sentence within the limit is returned whole; a word longer than the limit is cut.
+    """
+    pieces: list[str] = []
+    rest = sentence.strip()
+    while len(rest) > limit:
+        head = rest[: limit + 1]
+        cut = max(head.rfind(", "), head.rfind("; "), head.rfind(": "))
+        cut = cut + 1 if cut >= limit // 2 else head.rfind(" ")
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return pieces
 
 
 def _set_format(wav: wave.Wave_write, voice: Any) -> None:

@@ -1,16 +1,23 @@
-"""Finished outputs over HTTP: the MP4 (with Range), slide content, scripts and captions."""
+"""Finished outputs over HTTP: the MP4 (with Range), slide content, scripts and captions.
+
+Each attempt at a run writes into its own folder, `runs/{run id}/{attempt}/`, and names its
+MP4 `{generation id}-{run id}-{attempt}.mp4`; the run row says which attempt is current
+(`attempts`) and which MP4 a completed run refers to (`result.video`). Only those are served.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import falcon
 
-from ..core.errors import InvalidRequest, NotFound
+from ..core.errors import Gone, InvalidRequest, NotFound
 from ..core.request import check_generation_id
+from ..core.types import Run
 from ..store.runs import RunStore
 from .ranges import parse_range
 
@@ -26,6 +33,17 @@ def inside(root: Path, *parts: str) -> Path:
     if path != base and base not in path.parents:
         raise NotFound("no such file")
     return path
+
+
+def check_not_pruned(run: Run) -> None:
+    """Raise Gone when the retention policy removed the run's files."""
+    if run.pruned_at is not None:
+        day = time.strftime("%Y-%m-%d", time.gmtime(run.pruned_at))
+        raise Gone(
+            f"the files of generation {run.generation_id!r} (run {run.id}) were removed on {day}"
+            " by the retention policy (VIDEOFORGE_KEEP_DAYS, VIDEOFORGE_KEEP_MB); POST the"
+            " request again to make them anew"
+        )
 
 
 def _read_slice(path: Path, start: int, length: int) -> Iterator[bytes]:
@@ -62,17 +80,36 @@ def send_file(req: falcon.Request, resp: falcon.Response, path: Path, content_ty
 
 
 class Video:
-    """GET /api/video/{filename}: a finished MP4 by file name."""
+    """GET /api/video/{filename}: a finished MP4 by file name.
 
-    def __init__(self, videos_dir: Path):
+    With a store, only an MP4 that a completed run refers to is served, never one an
+    attempt that lost its run left behind.
+    """
+
+    def __init__(self, videos_dir: Path, store: RunStore | None = None):
         self.videos_dir = videos_dir
+        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, filename: str) -> None:
         if not _VIDEO_NAME.fullmatch(filename):
             raise InvalidRequest(
                 "a video file name is letters, digits, '_' or '-' and ends in .mp4"
             )
+        if self.store is not None and not self._referenced(filename):
+            raise NotFound("no such file")
         send_file(req, resp, inside(self.videos_dir, filename), "video/mp4")
+
+    def _referenced(self, filename: str) -> bool:
+        """Tell whether a completed run refers to this file name (`{gid}-{run}[-{attempt}].mp4`)."""
+        assert self.store is not None
+        parts = filename.removesuffix(".mp4").split("-")
+        # The run id is the last part (names before attempts had their own) or the one before.
+        candidates = {p for p in parts[-2:] if p.isascii() and p.isdigit() and len(p) < 19}
+        for run_id in sorted(candidates):
+            run = self.store.get(int(run_id))
+            if run and run.status == "completed" and (run.result or {}).get("video") == filename:
+                return True
+        return False
 
     on_head = on_get
 
@@ -89,6 +126,8 @@ class GenerationVideo:
         for run in self.store.history(generation_id):
             if run.status == "completed" and run.result and run.result.get("video"):
                 path = inside(self.videos_dir, run.result["video"])
+                if not path.is_file():
+                    check_not_pruned(run)
                 send_file(req, resp, path, "video/mp4")
                 return
         raise NotFound(f"generation {generation_id!r} has no finished video yet")
@@ -105,14 +144,20 @@ class RunFile:
         self.name = name
 
     def _path(self, generation_id: str, name: str) -> Path:
+        """Return the file in the newest run's current attempt folder (or a run's older layout)."""
         check_generation_id(generation_id)
         run = self.store.newest(generation_id)
         if run is None:
             raise NotFound(f"no generation {generation_id!r}")
-        path = inside(self.runs_dir, str(run.id), name)
-        if not path.is_file():
-            raise NotFound(f"generation {generation_id!r} has no {name} yet (status: {run.status})")
-        return path
+        # A run given back to the queue counts one attempt less until it is claimed again,
+        # and its folder is reused then: attempt 0 reads as attempt 1.
+        attempt = str(max(run.attempts, 1))
+        for parts in ((str(run.id), attempt, name), (str(run.id), name)):
+            path = inside(self.runs_dir, *parts)
+            if path.is_file():
+                return path
+        check_not_pruned(run)
+        raise NotFound(f"generation {generation_id!r} has no {name} yet (status: {run.status})")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         path = self._path(generation_id, self.name)
