@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,65 @@ def test_get_misses_then_hits_after_put(tmp_path):
     assert stored.read_text() == "hello"
     assert src.exists()  # put copies
     assert cache.get(key, ".wav") is None  # the suffix is part of the entry
+
+
+LONG_AGO = 1_000_000_000.0
+
+
+def test_a_hit_marks_the_entry_used_by_setting_its_mtime_to_now(tmp_path):
+    # Retention removes the least recently used entries and keeps those a running run used.
+    cache = Cache(tmp_path)
+    key = Cache.key("used")
+    stored, _ = cache.get_or_create(key, ".txt", lambda path: path.write_text("x"))
+    before = time.time() - 2  # file times may lag the clock a little
+    os.utime(stored, (LONG_AGO, LONG_AGO))
+    assert cache.get(key, ".txt") == stored
+    assert stored.stat().st_mtime >= before
+    os.utime(stored, (LONG_AGO, LONG_AGO))
+
+    def make(path: Path) -> None:
+        raise AssertionError("a hit makes nothing")
+
+    assert cache.get_or_create(key, ".txt", make) == (stored, True)
+    assert stored.stat().st_mtime >= before and stored.read_text() == "x"
+
+
+class _Vanishing(type(Path())):
+    """A path whose file goes right after is_file has seen it (retention removing it meanwhile)."""
+
+    def is_file(self) -> bool:
+        found = super().is_file()
+        self.unlink(missing_ok=True)
+        return found
+
+
+class _RacedCache(Cache):
+    """A real cache whose next lookup loses its entry between is_file and marking it used."""
+
+    race = False
+
+    def path(self, key: str, suffix: str) -> Path:
+        path = super().path(key, suffix)
+        if self.race:
+            self.race = False
+            return _Vanishing(path)
+        return path
+
+
+def test_an_entry_removed_between_the_check_and_the_mark_is_a_miss_and_made_again(tmp_path):
+    cache = _RacedCache(tmp_path)
+    key = Cache.key("raced")
+    src = tmp_path / "src.txt"
+    src.write_text("old")
+    stored = cache.put(key, ".txt", src)
+
+    cache.race = True
+    assert cache.get(key, ".txt") is None and not stored.exists()
+
+    cache.put(key, ".txt", src)
+    cache.race = True
+    path, hit = cache.get_or_create(key, ".txt", lambda out: out.write_text("new"))
+    assert (path, hit) == (stored, False) and stored.read_text() == "new"
 
 
 def test_get_or_create_makes_once_then_hits(tmp_path):

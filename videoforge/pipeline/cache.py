@@ -24,6 +24,8 @@ class Cache:
     into place, so readers see a whole file or none, and two processes storing the same key
     at once both succeed (the later rename wins; the contents are the same by construction).
     Temporary names start with ".tmp-"; ones left by a crash can be deleted at any time.
+    A hit (get, get_or_create) sets the entry's mtime to now, so mtimes order entries by
+    last use.
     """
 
     def __init__(self, root: Path):
@@ -52,9 +54,20 @@ class Cache:
         return self.root / key[:2] / f"{key}{suffix}"
 
     def get(self, key: str, suffix: str) -> Path | None:
-        """Return the stored file for key, or None when there is none."""
+        """Return the stored file for key, marked as used now, or None when there is none.
+
+        The mark is the file's mtime, so it says when the entry was last written or used:
+        retention removes the least recently used entries and keeps those a running run
+        used. An entry removed before it could be marked is a miss.
+        """
         path = self.path(key, suffix)
-        return path if path.is_file() else None
+        try:
+            if not path.is_file():
+                return None
+            os.utime(path)
+        except FileNotFoundError:  # retention removed it meanwhile
+            return None
+        return path
 
     def put(self, key: str, suffix: str, src: Path) -> Path:
         """Copy src into the cache under key (atomically) and return the stored path."""
