@@ -16,7 +16,6 @@ from videoforge.worker.loop import error_message
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-
 def test_the_table_holds_exactly_the_contracts_statuses_in_its_order():
     assert [stage.status for stage in STAGES] == CONTRACT
 
