@@ -3,6 +3,12 @@
     .venv/bin/python bench/load_sse.py                       # 300 clients for 60 s
     .venv/bin/python bench/load_sse.py --clients 100 --seconds 20
     .venv/bin/python bench/load_sse.py --server-env VIDEOFORGE_POLL_INTERVAL=0.25
+    .venv/bin/python bench/load_sse.py --clients 470            # issue 9 item 6: 470 streams
+
+All clients connect from 127.0.0.1, so the service is started with its per-client caps raised
+(VIDEOFORGE_MAX_STREAMS_PER_CLIENT, VIDEOFORGE_MAX_QUEUED_PER_CLIENT, VIDEOFORGE_MAX_QUEUED;
+the values are printed, and --server-env overrides them); VIDEOFORGE_MAX_STREAMS keeps its
+default unless --server-env sets it.
 
 It starts its own serve.py and worker.py processes (the test double pipeline,
 tests.doubles:make_pipeline) on a free loopback port with a temporary data directory, then for
@@ -14,8 +20,9 @@ moves on to another. The client side is one asyncio loop on raw streams (HTTP/1.
 Afterwards it checks every stream against a fresh `Last-Event-ID: 0` stream of the same
 generation and the database, and reports: streams that got every stored event exactly once
 and in order, event latency from commit (events.created_at, read from the SQLite file
-read-only) to receipt, /health latency (a prober every 100 ms), POST /api/generate latency,
-the web process's queries per second (from /health's counter), its peak RSS and threads.
+read-only) to receipt, /health latency (a prober every 100 ms; p50, p95, p99, max), POST
+/api/generate latency, the web process's queries per second (from /health's counter), its
+peak RSS, threads and CPU.
 Results are printed and written as JSON to bench/out/.
 """
 
@@ -47,6 +54,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # got only the terminal event joined a run that had (just) ended: the contract sends it only the
 # final status. It is counted apart ("late_join"), not as a failure.
 LATE_JOIN_SLACK = 0.05
+CONTENDED_PCT = 40  # % of one core used by other processes that marks a second as contended
+REFERENCE_STREAMS = 20  # Last-Event-ID: 0 streams open at once while checking
 
 
 # --- tiny HTTP/1.1 client on asyncio streams ------------------------------------------------
@@ -303,7 +312,7 @@ async def client(ctx: Ctx, n: int) -> None:
         finally:
             gen.active -= 1
             ctx.open_streams -= 1
-        if rec.busy:
+        if rec.busy or (rec.status is not None and rec.status != 200):
             await asyncio.sleep(0.5)
 
 
@@ -464,7 +473,7 @@ async def run_load(ctx: Ctx, pids: dict[str, int]) -> dict[str, list[int] | str]
     await asyncio.gather(*clients)
     lag.cancel()
     print("checking streams against Last-Event-ID: 0 replays", flush=True)
-    sem = asyncio.Semaphore(20)
+    sem = asyncio.Semaphore(REFERENCE_STREAMS)
     gids = sorted({r.gid for r in ctx.records})
     return dict(await asyncio.gather(*(reference(ctx, g, sem) for g in gids)))
 
@@ -486,6 +495,7 @@ def dist(values: list[float], scale: float = 1000.0) -> dict:
         "n": len(values),
         "p50": _r(pct(values, 50), scale),
         "p90": _r(pct(values, 90), scale),
+        "p95": _r(pct(values, 95), scale),
         "p99": _r(pct(values, 99), scale),
         "max": _r(max(values) if values else None, scale),
     }
@@ -545,6 +555,22 @@ def classify(rec: StreamRecord, ref: list[int] | str | None, run: dict | None) -
     if set(ref) - set(got):
         return "missing"
     return "no_done" if not rec.done else "mismatch"
+
+
+def contended_seconds(samples: list[dict], names: list[str]) -> list[tuple[int, int]]:
+    """(second, % of one core) of each sample interval where other processes were busy."""
+    out = []
+    for a, b in zip(samples, samples[1:], strict=False):
+        dt = b["t"] - a["t"]
+        (b0, t0), (b1, t1) = a["system_cpu"], b["system_cpu"]
+        busy = (os.cpu_count() or 1) * 100 * (b1 - b0) / max(1, t1 - t0)
+        ours = 100 * (b["bench_cpu"] - a["bench_cpu"]) / dt
+        for name in names:
+            if a.get(name, {}).get("cpu") is not None and b.get(name, {}).get("cpu") is not None:
+                ours += 100 * (b[name]["cpu"] - a[name]["cpu"]) / dt
+        if busy - ours > CONTENDED_PCT:
+            out.append((round(a["t"] - samples[0]["t"]), round(busy - ours)))
+    return out
 
 
 def analyse(ctx: Ctx, refs: dict, runs: dict, events: dict, pids: dict, final: dict) -> dict:
@@ -611,6 +637,7 @@ def analyse(ctx: Ctx, refs: dict, runs: dict, events: dict, pids: dict, final: d
     if len(ctx.samples) >= 2:
         (b0, t0), (b1, t1) = ctx.samples[0]["system_cpu"], ctx.samples[-1]["system_cpu"]
         sys_busy = round(100 * (b1 - b0) / max(1, t1 - t0), 1)
+    busy_seconds = contended_seconds(ctx.samples, [k for k in pids])
     bench_cpu = None
     if len(ctx.samples) >= 2:
         bench_cpu = round(
@@ -649,6 +676,7 @@ def analyse(ctx: Ctx, refs: dict, runs: dict, events: dict, pids: dict, final: d
             "drain": a.drain,
             "probe_interval": a.probe_interval,
             "server_env": a.server_env,
+            "bench_env": a.bench_env,
             "cpus": os.cpu_count(),
         },
         "streams": {
@@ -703,6 +731,9 @@ def analyse(ctx: Ctx, refs: dict, runs: dict, events: dict, pids: dict, final: d
         )
         if sys_busy is not None
         else None,
+        # Seconds of the window in which other processes used over CONTENDED_PCT % of a core
+        # (second from the start, % of one core): latency outliers there say little.
+        "contended_seconds": busy_seconds,
         "bench": {
             "cpu_pct_of_one_core": bench_cpu,
             "loop_lag_ms": dist(ctx.lag),
@@ -727,8 +758,12 @@ def show(result: dict, log_summary: dict) -> None:
     def d(x: dict) -> str:
         return f"p50 {x['p50']}  p99 {x['p99']}  max {x['max']}  (n={x['n']})"
 
+    def d95(x: dict) -> str:
+        return f"p50 {x['p50']}  p95 {x['p95']}  p99 {x['p99']}  max {x['max']}  (n={x['n']})"
+
     rows = [
         ("clients x seconds", f"{result['config']['clients']} x {result['config']['seconds']} s"),
+        ("service env set by the bench", json.dumps(result["config"]["bench_env"])),
         (
             "open streams (steady)",
             f"client side min {s['client_open_streams_steady']['min']} mean "
@@ -746,8 +781,11 @@ def show(result: dict, log_summary: dict) -> None:
         ("reference stream vs DB", json.dumps(s["reference_vs_db"])),
         ("event latency live (ms)", d(lat["live"])),
         ("event latency replay (ms)", d(lat["replayed"])),
-        ("/health (ms)", d(result["health_ms"]) + f"  failures {result['health_ms']['failures']}"),
-        ("POST /api/generate (ms)", d(result["post_generate_ms"])),
+        (
+            "/health (ms)",
+            d95(result["health_ms"]) + f"  failures {result['health_ms']['failures']}",
+        ),
+        ("POST /api/generate (ms)", d95(result["post_generate_ms"])),
         (
             "web queries/s",
             f"{w['queries_per_s']}  ({w['queries_per_open_stream_s']} per open stream)",
@@ -759,7 +797,9 @@ def show(result: dict, log_summary: dict) -> None:
         (
             "system CPU busy",
             f"{result['system_cpu_busy_pct_all_cores']} % of all cores; other processes "
-            f"{result['other_processes_cpu_pct_of_one_core']} % of one core",
+            f"{result['other_processes_cpu_pct_of_one_core']} % of one core; seconds over"
+            f" {CONTENDED_PCT} %: {len(result['contended_seconds'])}"
+            + (f" {result['contended_seconds']}" if result["contended_seconds"] else ""),
         ),
         (
             "bench CPU / loop lag",
@@ -829,13 +869,20 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="vf-load-sse-"))
     port = free_port()
     extra = dict(kv.split("=", 1) for kv in a.server_env)
+    # Every client of the bench is 127.0.0.1, so the per-client caps would refuse most of it
+    # (a 429 past 64 streams or 5 queued runs): raise them, and say so.
+    a.bench_env = {
+        "VIDEOFORGE_MAX_STREAMS_PER_CLIENT": str(a.clients + REFERENCE_STREAMS + 16),
+        "VIDEOFORGE_MAX_QUEUED_PER_CLIENT": "100000",
+        "VIDEOFORGE_MAX_QUEUED": "100000",
+    }
     env = base_env(
         data_dir,
         port,
         PYTHONPATH=str(ROOT),
         VF_TEST_STEP_DELAY=str(a.step_delay),
         VIDEOFORGE_LEASE_SECONDS="30",
-        **extra,
+        **(a.bench_env | extra),
     )
     svc = Service(data_dir, port, env)
     ctx = Ctx(a, port, tag=f"{int(time.time()) % 1_000_000:06d}")
@@ -849,6 +896,11 @@ def main() -> int:
         print(
             f"serve.py pid {web.pid} on 127.0.0.1:{port}, {a.workers} worker(s), data {data_dir};"
             f" {a.clients} clients for {a.seconds:g} s",
+            flush=True,
+        )
+        print(
+            "all clients are 127.0.0.1, so the service runs with "
+            + ", ".join(f"{k}={env[k]}" for k in a.bench_env),
             flush=True,
         )
         overall = a.seconds + a.drain + 120

@@ -358,6 +358,29 @@ def test_past_the_stream_cap_a_client_gets_a_retry_hint_and_a_closed_stream(make
     assert request_json(svc, "GET", "/health")[1]["open_streams"] == 0
 
 
+def test_a_hang_up_frees_an_idle_stream_at_once_however_rare_its_heartbeats(make_service):
+    # the stream sleeps until its next heartbeat; the change watcher notices the hang-up
+    svc = make_service(
+        VIDEOFORGE_HEARTBEAT_INTERVAL="30", VIDEOFORGE_POLL_INTERVAL="10", VF_TEST_STEP_DELAY="5"
+    )
+    svc.start_web()
+    svc.start_worker()
+    post(svc, "Long steps")
+    wait_for_status(svc, "Long_steps", ("running",))
+    s = socket.create_connection(("127.0.0.1", svc.port))
+    s.sendall(b"GET /api/progress/Long_steps HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    s.recv(4096)
+    time.sleep(0.5)  # caught up, asleep
+    assert request_json(svc, "GET", "/health")[1]["open_streams"] == 1
+    s.close()
+    began = time.time()
+    while time.time() - began < 10:
+        if request_json(svc, "GET", "/health")[1]["open_streams"] == 0:
+            break
+        time.sleep(0.05)
+    assert time.time() - began < 2
+
+
 def test_api_token_guards_everything_but_health_and_the_page(make_service):
     svc = make_service(VIDEOFORGE_API_TOKEN="s3cret-token", VIDEOFORGE_STREAM_TIMEOUT="1")
     svc.start_web()
