@@ -12,7 +12,7 @@ from videoforge.core.animation_spec import MAX_LABEL, validate_animation
 from videoforge.core.errors import InvalidRequest
 from videoforge.core.mathexpr import ExpressionError
 from videoforge.core.types import DEFAULT_THEME, SUPPORTED_SIZES, Segment, Size, Slide
-from videoforge.media import compose, inspection
+from videoforge.media import compose, h264, inspection
 from videoforge.pipeline.visuals import render_animation
 from videoforge.render.animations import (
     FINISH,
@@ -383,6 +383,16 @@ def solid(colour, size=SMALL) -> Image.Image:
     return Image.new("RGB", (size.width, size.height), colour)
 
 
+def as_mp4(clip, folder):
+    """Wrap a raw H.264 clip at FPS into an MP4 that inspection can read."""
+    return inspection.wrap_h264(clip, FPS, folder / f"{clip.stem}.mp4")
+
+
+def changes(sums: list[str]) -> list[int]:
+    """Return the frame numbers where the decoded picture changes."""
+    return [i for i in range(1, len(sums)) if sums[i] != sums[i - 1]]
+
+
 @pytest.mark.slow
 def test_encode_frames_keeps_the_total_duration_and_the_frame_changes(tmp_path):
     frames = [
@@ -390,14 +400,32 @@ def test_encode_frames_keeps_the_total_duration_and_the_frame_changes(tmp_path):
         (solid((30, 200, 30)), 0.01),
         (solid((30, 30, 200)), 1.2),
     ]
-    out = compose.encode_frames(frames, SMALL, tmp_path / "clip.mp4")
-    info = inspection.probe(out)
+    out = compose.encode_frames(frames, SMALL, tmp_path / "clip.h264")
+    video = as_mp4(out, tmp_path)
+    info = inspection.probe(video)
     assert info.video.codec == "h264" and info.video.pix_fmt == "yuv420p"
-    packets = inspection.packets(out)
-    assert sum(p.duration for p in packets) == pytest.approx(1.71, abs=1 / FPS)
-    starts = [p.pts for p in packets]
-    assert starts[0] == 0 and starts[1] == pytest.approx(0.5, abs=0.5 / FPS)
-    assert len(packets) == 3  # the 10 ms frame falls between two 1/30 s steps: dropped
+    packets = inspection.packets(video)
+    assert len(packets) == round(1.71 * FPS)  # constant frame rate, the duration kept
+    assert all(p.duration == pytest.approx(1 / FPS) for p in packets)
+    sums = inspection.frame_sums(video)
+    assert changes(sums) == [15]  # at 0.5 s; the 10 ms frame falls between two frames: dropped
+
+
+@pytest.mark.slow
+def test_pictures_that_stay_are_encoded_once_and_moving_ones_frame_by_frame(tmp_path):
+    steps = [solid((20 * i, 40, 200 - 20 * i)) for i in range(6)]
+    frames = [(solid((200, 30, 30)), 1.5)]  # stays: one keyframe, then skip frames
+    frames += [(step, 1 / 15) for step in steps]  # a transition: two frames each
+    frames += [(solid((30, 200, 30)), 2.5)]  # stays longer than a GOP
+    out = compose.encode_frames(frames, SMALL, tmp_path / "clip.h264")
+    units = h264.access_units(out.read_bytes())
+    assert len(units) == 45 + 12 + 75
+    keyframes = [i for i, unit in enumerate(units) if h264.is_keyframe(unit)]
+    assert keyframes == [0, 45, 57, 117]  # each picture that stays, the transition, 2 s on
+    assert all(len(units[i]) < 100 for i in range(1, 45))  # skip frames: nothing encoded
+    assert len({units[57], units[117]}) == 1  # the picture's one encode, copied
+    sums = inspection.frame_sums(as_mp4(out, tmp_path))
+    assert changes(sums) == [45, 47, 49, 51, 53, 55, 57]
 
 
 def test_encode_frames_rejects_frames_of_another_size(tmp_path):
@@ -416,7 +444,7 @@ def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("animations")
     clips = {}
     for kind, spec in SPECS.items():
-        out = render_animation(spec, SLIDE, SMALL, 2.5, folder / f"{kind}.mp4", total=TOTAL)
+        out = render_animation(spec, SLIDE, SMALL, 2.5, folder / f"{kind}.h264", total=TOTAL)
         clips[kind] = (out, plan_for(kind))
     return folder, clips
 
@@ -426,9 +454,11 @@ def rendered(tmp_path_factory):
 def test_clip_lasts_the_duration_and_ends_showing_every_element(rendered, kind):
     folder, clips = rendered
     clip, plan = clips[kind]
+    clip = as_mp4(clip, folder)
     info = inspection.probe(clip)
     assert info.video.width == SMALL.width and info.video.height == SMALL.height
     packets = inspection.packets(clip)
+    assert len(packets) == 75 and all(p.duration == pytest.approx(1 / FPS) for p in packets)
     assert max(p.pts + p.duration for p in packets) == pytest.approx(2.5, abs=1 / FPS)
     assert info.duration == pytest.approx(2.5, abs=1 / FPS)
     first = Image.open(inspection.extract_frame(clip, 0.0, folder / f"{kind}-first.png")).convert(
@@ -448,19 +478,24 @@ def test_clip_lasts_the_duration_and_ends_showing_every_element(rendered, kind):
 @pytest.mark.parametrize("kind", SPECS)
 def test_a_20_second_full_hd_animation_lasts_20_seconds(tmp_path, kind):
     # its render time is measured by bench/bench_animations.py, not asserted here
-    out = render_animation(SPECS[kind], SLIDE, FULL_HD, 20.0, tmp_path / "clip.mp4", total=TOTAL)
-    assert inspection.probe(out).duration == pytest.approx(20.0, abs=1 / FPS)
+    out = render_animation(SPECS[kind], SLIDE, FULL_HD, 20.0, tmp_path / "clip.h264", total=TOTAL)
+    units = h264.access_units(out.read_bytes())
+    assert len(units) == 20 * FPS
+    keyframes = [i for i, unit in enumerate(units) if h264.is_keyframe(unit)]
+    gaps = [b - a for a, b in zip(keyframes, [*keyframes[1:], 600], strict=True)]
+    assert keyframes[0] == 0 and max(gaps) <= 2 * FPS
 
 
 @pytest.mark.slow
 def test_cues_set_when_bullets_appear(tmp_path):
     cues = [(0.0, 1.0), (1.2, 2.0), (2.1, 3.0)]
     out = render_animation(
-        {"type": "bullets"}, SLIDE, SMALL, 5.0, tmp_path / "b.mp4", total=TOTAL, cues=cues
+        {"type": "bullets"}, SLIDE, SMALL, 5.0, tmp_path / "b.h264", total=TOTAL, cues=cues
     )
-    changes = [p.pts for p in inspection.packets(out)]
+    shown = [i / FPS for i in changes(inspection.frame_sums(as_mp4(out, tmp_path)))]
+    assert len(shown) == 3
     for expected in (0.5, 1.2, 2.1):  # the first bullet after the lead, the rest on their cues
-        assert min(abs(t - expected) for t in changes) <= 1 / FPS
+        assert min(abs(t - expected) for t in shown) <= 1 / FPS
 
 
 @pytest.mark.slow

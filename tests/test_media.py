@@ -17,7 +17,7 @@ from PIL import Image
 from videoforge.core import files
 from videoforge.core.errors import FFmpegError, FFmpegInterrupted, Retryable, Stopped
 from videoforge.core.types import Segment, Size
-from videoforge.media import compose, ffmpeg, inspection
+from videoforge.media import compose, ffmpeg, h264, inspection, loudness
 
 FRAME = 1 / 30
 RED, GREEN, BLUE, YELLOW = (230, 20, 20), (20, 200, 40), (30, 40, 230), (240, 220, 30)
@@ -115,10 +115,20 @@ def test_composed_video_is_h264_yuv420p_with_aac(composed):
     assert (info.video.codec, info.video.pix_fmt) == ("h264", "yuv420p")
     assert (info.video.width, info.video.height) == (640, 360)
     assert info.video.profile == "High"
-    assert info.video.level == "4.1"  # set explicitly; the 1 ms time base would give 6.x
+    assert info.video.level == "4.1"
+    assert info.video.fps == 30
     assert info.audio.codec == "aac"
     assert info.audio.sample_rate == 48000  # 22,050 Hz input goes up to 48 kHz
     assert info.audio.channels == 1
+
+
+@pytest.mark.slow
+def test_every_frame_lasts_one_thirtieth_of_a_second_from_zero(composed):
+    out, _, _, _ = composed
+    video = inspection.packets(out)
+    assert [p.pts for p in video] == pytest.approx([i * FRAME for i in range(len(video))])
+    assert all(p.duration == pytest.approx(FRAME, abs=1e-9) for p in video)
+    assert [p.dts for p in video] == [p.pts for p in video]  # no reordering: -bf 0
 
 
 @pytest.mark.slow
@@ -141,29 +151,42 @@ def test_moov_atom_comes_before_mdat(composed):
     assert kinds.index("moov") < kinds.index("mdat")
 
 
+def on_frames(t: float) -> float:
+    """Return the frame boundary nearest to t."""
+    return round(t / FRAME) * FRAME
+
+
 @pytest.mark.slow
-def test_chapters_carry_segment_titles_and_times(composed):
+def test_chapters_carry_segment_titles_and_start_on_the_slides_first_frame(composed):
     out, segments, audio, _ = composed
     chapters = inspection.probe(out).chapters
     assert [c.title for c in chapters] == TITLES
     for chapter, segment in zip(chapters, segments, strict=True):
-        assert chapter.start == pytest.approx(segment.start, abs=0.001)
-        assert chapter.end == pytest.approx(segment.end, abs=0.001)
-    assert chapters[-1].end == pytest.approx(files.wav_duration(audio), abs=0.001)
+        assert chapter.start == pytest.approx(on_frames(segment.start), abs=1e-5)
+        assert chapter.end == pytest.approx(on_frames(segment.end), abs=1e-5)
+        assert abs(chapter.start - segment.start) <= FRAME / 2 + 1e-6
+    assert chapters[-1].end == pytest.approx(files.wav_duration(audio), abs=FRAME / 2)
 
 
 @pytest.mark.slow
-def test_keyframes_sit_on_slide_changes_to_the_millisecond(composed):
+def test_keyframes_sit_on_every_slide_change_and_at_most_two_seconds_apart(composed):
     out, segments, _, _ = composed
     keyframes = sorted(p.pts for p in inspection.packets(out) if p.keyframe)
-    assert keyframes == pytest.approx([s.start for s in segments], abs=0.0011)
+    changes = [on_frames(s.start) for s in segments]
+    assert all(min(abs(k - c) for k in keyframes) < 1e-6 for c in changes)
+    end = inspection.probe(out).duration
+    assert max(b - a for a, b in zip([*keyframes], [*keyframes[1:], end], strict=True)) <= 2.0
+    assert keyframes[0] == 0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("boundary", [1, 2, 3])
-def test_slide_changes_within_half_a_frame_of_segment_start(composed, boundary):
+def test_slide_changes_on_the_frame_boundary_within_half_a_frame_of_segment_start(
+    composed, boundary
+):
     out, segments, _, tmp = composed
-    t = segments[boundary].start
+    t = on_frames(segments[boundary].start)
+    assert abs(t - segments[boundary].start) <= FRAME / 2
     assert colour_at(out, t - FRAME / 2, tmp) == COLOURS[boundary - 1]
     assert colour_at(out, t + FRAME / 2, tmp) == COLOURS[boundary]
 
@@ -199,7 +222,7 @@ def test_portrait_video_letterboxes_stills_of_other_shapes_and_modes(tmp_path):
     )
     info = inspection.probe(out)
     assert (info.video.width, info.video.height) == (360, 640)
-    assert info.audio.sample_rate == 44100  # 44.1 kHz is kept
+    assert info.audio.sample_rate == 48000  # 44.1 kHz goes to 48 kHz too
     assert info.chapters == ()
     assert colour_at(out, 0.3, tmp_path) == RED
     assert colour_at(out, 0.3, tmp_path, xy=(0.5, 0.05)) == BLACK  # bar above a wide still
@@ -240,6 +263,183 @@ def test_clips_replace_their_stills_and_keep_the_timeline(tmp_path):
     assert {0.0, 0.9, 2.2} <= keyframes
     assert max(p.pts + p.duration for p in video) == pytest.approx(3.3, abs=FRAME)
     assert inspection.probe(out).duration == pytest.approx(3.3, abs=FRAME)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fps", [24, 25, 50, 60])
+def test_each_frame_rate_gives_every_frame_exactly_one_over_fps(tmp_path, fps):
+    images = [make_png(tmp_path / f"s{i}.png", c) for i, c in enumerate([RED, GREEN])]
+    segments = segments_for(images, [1.03, 1.61], ["a", "b"])
+    audio = make_wav(tmp_path / "a.wav", 2.64)
+    out = compose.compose_video(segments, audio, tmp_path / "v.mp4", size=SMALL, fps=fps)
+    info = inspection.probe(out)
+    assert info.video.fps == fps and info.video.level == "4.1"
+    video = inspection.packets(out)
+    assert len(video) == round(2.64 * fps)
+    assert all(p.duration == pytest.approx(1 / fps, abs=1e-9) for p in video)
+    assert [p.pts for p in video] == pytest.approx([i / fps for i in range(len(video))])
+    keyframes = [p.pts for p in video if p.keyframe]
+    assert keyframes[1] == pytest.approx(round(1.03 * fps) / fps)  # the slide change
+    assert colour_at(out, keyframes[1] - 0.5 / fps, tmp_path) == RED
+    assert colour_at(out, keyframes[1] + 0.5 / fps, tmp_path) == GREEN
+
+
+@pytest.mark.slow
+def test_a_thumbnail_taken_with_ss_shows_what_a_player_shows(composed, tmp_path):
+    out, _, _, _ = composed
+    count = len(inspection.packets(out))
+    step = count // 20  # 20 times spread over the video, each on a frame boundary
+    times = [k * step * FRAME for k in range(20)]
+    # what a player shows at each time, the last frame starting at or before it: a decode
+    # through the fps filter at one frame a step, each frame counted from its start (round=up)
+    sampled = tmp_path / "sampled"
+    sampled.mkdir()
+    ffmpeg.run_ffmpeg(
+        ["-i", str(out), "-map", "0:v:0", "-vf", f"fps=30/{step}:round=up", "-frames:v", "20"]
+        + [str(sampled / "%02d.png")]
+    )
+    for k, t in enumerate(times):
+        thumb = inspection.thumbnail(out, t, tmp_path / f"thumb{k}.png")
+        with Image.open(thumb) as a, Image.open(sampled / f"{k + 1:02d}.png") as b:
+            assert a.tobytes() == b.tobytes(), t
+    last = inspection.thumbnail(out, count * FRAME - 1.0, tmp_path / "last-second.png")
+    assert colour_at(out, count * FRAME - 1.0, tmp_path) == COLOURS[-1]
+    assert last.is_file()  # the final second has frames
+
+
+@pytest.mark.slow
+def test_a_held_still_decodes_to_its_picture_in_every_frame(tmp_path):
+    fmt = h264.VideoFormat(SMALL, 30)
+    skip = h264.SkipFrames.make(fmt, workdir=tmp_path)
+    noisy = Image.effect_noise((SMALL.width, SMALL.height), 80).convert("RGB")
+    noisy.save(tmp_path / "noisy.png")
+    make_png(tmp_path / "red.png", RED)
+    stills = [h264.encode_still(tmp_path / n, fmt) for n in ("noisy.png", "red.png")]
+    assert h264.parameter_sets(stills[0]) == h264.parameter_sets(stills[1])  # joinable
+    with h264.VideoTrack(tmp_path / "track.h264", fmt, skip) as track:
+        track.add_still(stills[0], 121)  # 60 + 59 + 2 frames: no one-frame GOP
+        track.add_still(stills[1], 3)
+    assert track.frames == 124 and track.keyframes == [0, 60, 119, 121]
+    video = inspection.wrap_h264(tmp_path / "track.h264", 30, tmp_path / "track.mp4")
+    sums = inspection.frame_sums(video)
+    assert len(sums) == 124 and len(set(sums[:121])) == 1 and len(set(sums[121:])) == 1
+    assert sums[0] != sums[-1]
+    # the stream is copies of the pictures' keyframes (one per GOP) and skip frames of a few
+    # bytes each: nothing else was encoded
+    size = (tmp_path / "track.h264").stat().st_size
+    assert size < 3 * len(stills[0]) + len(stills[1]) + 124 * 40
+
+
+@pytest.mark.slow
+def test_the_narration_encoder_decodes_to_exactly_the_samples_written(tmp_path):
+    rate = 22050
+    tone = make_wav(tmp_path / "t.wav", 3.0, rate=rate, gaps_before=(1.0, 2.0))
+    with wave.open(str(tone), "rb") as w:
+        pcm = w.readframes(w.getnframes())
+    with compose.AudioEncoder(tmp_path / "n.m4a", rate) as encoder:
+        third = len(pcm) // 3 // 2 * 2
+        for part in (pcm[:third], pcm[third : 2 * third], pcm[2 * third :]):  # slide by slide
+            encoder.write(part)
+        encoder.close()
+    info = inspection.probe(tmp_path / "n.m4a")
+    assert (info.audio.codec, info.audio.sample_rate, info.audio.channels) == ("aac", 48000, 1)
+    decoded = loudness.from_pcm16(
+        inspection.decode_audio(tmp_path / "n.m4a", sample_rate=rate).tobytes()
+    )
+    source = loudness.from_pcm16(pcm)
+    assert len(decoded) == len(source)  # no priming samples, nothing lost at the end
+    lags = {
+        lag: float((decoded[4000 + lag : 60000 + lag] * source[4000:60000]).sum())
+        for lag in range(-40, 41)
+    }
+    assert max(lags, key=lags.get) == 0  # in step to the sample
+    error = decoded - source
+    assert 10 * math.log10((source**2).sum() / (error**2).sum()) > 25  # dB
+
+
+def speech_like(seconds: float, rate: int, level: float, seed: int = 1):
+    """Return a voiced, syllable-modulated signal as loud for its peaks as speech (15 dB apart)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    pitch = 2 * np.pi * np.cumsum(130 * (1 + 0.1 * np.sin(2 * np.pi * 0.7 * t))) / rate
+    voice = sum(np.sin(k * pitch + rng.uniform(0, 6.3)) / k for k in range(1, 12))
+    signal = voice * np.clip(np.sin(2 * np.pi * 3.1 * t), 0, None) ** 2
+    return level * signal / np.max(np.abs(signal))
+
+
+@pytest.mark.slow
+def test_our_loudness_meter_agrees_with_ffmpegs_ebur128(tmp_path):
+    for rate in (22050, 48000):
+        samples = speech_like(6.0, rate, 0.5)
+        wav = tmp_path / f"s{rate}.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(loudness.to_pcm16(samples))
+        measured = inspection.loudness(wav)
+        ours = loudness.integrated_loudness(loudness.from_pcm16(loudness.to_pcm16(samples)), rate)
+        assert ours == pytest.approx(measured.integrated, abs=0.2)
+        assert loudness.true_peak(samples) == pytest.approx(measured.true_peak, abs=0.3)
+
+
+@pytest.mark.slow
+def test_normalized_slides_reach_the_target_and_keep_peaks_under_the_ceiling_after_aac(tmp_path):
+    import numpy as np
+
+    rate = 22050
+    slides = [speech_like(4.0, rate, level, seed=i) for i, level in enumerate((0.9, 0.2, 0.5))]
+    parts = []
+    for samples in slides:
+        result = loudness.normalize(samples, rate, target=-16.0, ceiling=-2.5)
+        assert result.loudness == pytest.approx(-16.0, abs=0.3)
+        assert loudness.true_peak(result.samples) <= -2.5 + 0.05
+        parts += [result.samples, np.zeros(rate // 2)]
+    with compose.AudioEncoder(tmp_path / "n.m4a", rate) as encoder:
+        encoder.write(loudness.to_pcm16(np.concatenate(parts)))
+        encoder.close()
+    measured = inspection.loudness(tmp_path / "n.m4a")
+    assert measured.integrated == pytest.approx(-16.0, abs=1.0)
+    assert measured.true_peak <= -1.5
+    silent = loudness.normalize(np.zeros(rate), rate, target=-16.0, ceiling=-2.5)
+    assert not silent.samples.any() and silent.gain == 0
+
+
+@pytest.mark.slow
+def test_a_stop_check_kills_a_streaming_ffmpeg_that_waits_for_input(tmp_path):
+    stopping: list[bool] = []
+    pipe = ffmpeg.FFmpegPipe(
+        ["-f", "s16le", "-ar", "8000", "-ac", "1", "-i", "pipe:0", str(tmp_path / "o.wav")],
+        should_stop=lambda: bool(stopping),
+    )
+    pipe.write(b"\0\0" * 800)
+    assert pipe.pid in ffmpeg_children() and os.getsid(pipe.pid) == pipe.pid != os.getsid(0)
+    stopping.append(True)  # nothing is being written: the watcher alone must end it
+    for _ in range(100):
+        if gone(pipe.pid):
+            break
+        time.sleep(0.05)
+    assert gone(pipe.pid)
+    with pytest.raises(Stopped):
+        pipe.write(b"\0\0" * 800)
+    with pytest.raises(Stopped):
+        pipe.close()
+
+
+@pytest.mark.slow
+def test_a_streaming_ffmpeg_that_fails_raises_ffmpeg_error_with_its_stderr(tmp_path):
+    pipe = ffmpeg.FFmpegPipe(
+        ["-f", "s16le", "-ar", "8000", "-i", "pipe:0", "-c:a", "nope", "x.wav"]
+    )
+    with pytest.raises(FFmpegError) as caught:
+        for _ in range(50):
+            pipe.write(b"\0" * 65536)
+        pipe.close()
+    assert "nope" in caught.value.stderr_tail
+    pipe.kill()  # idempotent
+    assert gone(pipe.pid)
 
 
 @pytest.mark.slow
@@ -468,43 +668,26 @@ def test_ffmetadata_escapes_special_characters():
     )
 
 
-def compose_args(tmp_path, segments, total=5.4, size=SMALL):
-    return compose.compose_argv(
-        segments,
-        tmp_path / "a.wav",
-        tmp_path / "o.mp4",
-        size=size,
-        total=total,
-        audio_rate=48000,
-        concat_list=tmp_path / "l.ffconcat",
-        metadata=tmp_path / "m.ffmeta",
-    )
+def test_ffmetadata_in_frames_puts_chapters_exactly_on_frame_boundaries():
+    text = compose.ffmetadata_text([compose.Chapter(41 / 30, 101 / 30, "b")], time_base=30)
+    assert "TIMEBASE=1/30\nSTART=41\nEND=101\n" in text
 
 
-def test_compose_argv_lists_last_still_twice_and_keys_every_boundary(tmp_path):
+def test_frame_bounds_put_each_slide_change_on_the_nearest_frame():
     segments = segments_for([Path(f"/s/{i}.png") for i in range(4)], DURATIONS, TITLES)
-    args, concat, meta = compose_args(tmp_path, segments, total=5.41)
-    lines = concat.splitlines()
-    assert lines[0] == "ffconcat version 1.0"
-    assert [line for line in lines if line.startswith("duration")] == [
-        "duration 1.370",
-        "duration 2.020",
-        "duration 0.810",
-        "duration 1.210",  # the last slide runs to the end of the audio
-    ]
-    assert lines[-2:] == ["file '/s/3.png'", "option framerate 1000"]
-    assert lines.count("option framerate 1000") == 5
-    assert args[args.index("-force_key_frames") + 1] == "0.000,1.370,3.390,4.200"
-    assert args[args.index("-fps_mode") + 1] == "passthrough"
-    assert "-r" not in args
-    assert args[args.index("-movflags") + 1] == "+faststart"
-    assert meta.count("[CHAPTER]") == 4 and "END=5410" in meta
+    fmt = h264.VideoFormat(SMALL, 30)
+    bounds = compose.frame_bounds(segments, 5.41, fmt)
+    assert bounds == [0, 41, 102, 126, 162]  # 1.37 s is 41.1 frames, 3.39 s is 101.7, ...
+    for seg, frame in zip(segments, bounds, strict=False):
+        assert abs(frame / 30 - seg.start) <= FRAME / 2
+    assert compose.frame_bounds(segments, 5.41, h264.VideoFormat(SMALL, 24))[-1] == 130
 
 
-def test_compose_argv_quotes_paths_for_the_concat_demuxer(tmp_path):
-    segments = segments_for([Path("/s/it's.png")], [1.0], ["x"])
-    _, concat, _ = compose_args(tmp_path, segments, total=1.0)
-    assert "file '/s/it'\\''s.png'" in concat
+def test_frames_at_sample_positions_round_halves_up_exactly():
+    fmt = h264.VideoFormat(SMALL, 25)
+    assert fmt.frame_at_sample(480, 24000) == 1  # exactly half a frame at 25 fps
+    assert fmt.frame_at_sample(479, 24000) == 0
+    assert fmt.frame_at_sample(22050 * 3, 22050) == 75
 
 
 @pytest.mark.parametrize(
@@ -513,22 +696,69 @@ def test_compose_argv_quotes_paths_for_the_concat_demuxer(tmp_path):
         ([0.0, 1.5], [1.0, 1.0], 2.5, Size(640, 360)),  # a gap between slides
         ([0.2, 1.2], [1.0, 1.0], 2.2, Size(640, 360)),  # does not start at 0
         ([0.0, 1.0], [1.0, 1.0], 0.9, Size(640, 360)),  # audio ends before slide 2
+        ([0.0, 1.0], [1.0, 0.01], 1.01, Size(640, 360)),  # slide 2 is shorter than a frame
         ([0.0, 1.0], [1.0, 1.0], 2.0, Size(641, 360)),  # odd width
         ([], [], 2.0, Size(640, 360)),
     ],
 )
-def test_compose_argv_rejects_impossible_layouts(tmp_path, starts, durations, total, size):
+def test_impossible_layouts_are_refused_before_ffmpeg_runs(
+    tmp_path, starts, durations, total, size
+):
     segments = [
         Segment(i + 1, "t", Path("/s.png"), s, d)
         for i, (s, d) in enumerate(zip(starts, durations, strict=True))
     ]
+    audio = make_wav(tmp_path / "a.wav", total, rate=8000)
     with pytest.raises(ValueError):
-        compose_args(tmp_path, segments, total=total, size=size)
+        compose.compose_video(segments, audio, tmp_path / "o.mp4", size=size)
+    assert not (tmp_path / "o.mp4").exists()
 
 
-def test_h264_level_fits_frame_size():
+def test_mux_copies_both_tracks_and_times_every_frame_as_its_number_over_fps(tmp_path):
+    args = compose.mux_argv(
+        tmp_path / "v.h264", tmp_path / "a.m4a", tmp_path / "o.mp4", fps=25, metadata=None
+    )
+    assert args[:6] == ["-f", "h264", "-framerate", "25", "-i", str(tmp_path / "v.h264")]
+    assert args[args.index("-c") + 1] == "copy"  # no encoding at all
+    assert args[args.index("-bsf:v") + 1] == "setts=ts=N/(25*TB):duration=1/(25*TB)"
+    assert args[args.index("-video_track_timescale") + 1] == "12800"  # 512 ticks a frame
+    assert args[args.index("-movflags") + 1] == "+faststart"
+    assert args[args.index("-map_chapters") + 1] == "-1"
+    meta = compose.mux_argv(
+        tmp_path / "v.h264", tmp_path / "a.m4a", tmp_path / "o.mp4", fps=60, metadata=tmp_path
+    )
+    assert meta[meta.index("-map_chapters") + 1] == "2"
+    assert compose.mp4_timescale(60) == 15360 and compose.mp4_timescale(24) == 12288
+
+
+def test_gops_are_at_most_two_seconds_and_never_a_single_frame():
+    for frames in [*range(1, 200), 1800, 1801, 3601]:
+        lengths = h264.chunks(frames, 60)
+        assert sum(lengths) == frames and all(0 < n <= 60 for n in lengths)
+        assert frames == 1 or 1 not in lengths
+    assert h264.chunks(121, 60) == [60, 59, 2]
+
+
+def test_access_units_split_an_annex_b_stream_at_its_delimiters():
+    aud = b"\x00\x00\x00\x01\x09\xf0"
+    sps, pps = b"\x00\x00\x00\x01\x67\x64\x00\x1f", b"\x00\x00\x00\x01\x68\xee"
+    idr, p = b"\x00\x00\x01\x65\x88\x84\x00", b"\x00\x00\x01\x41\x9a\x00\x00\x03\x01"
+    stream = aud + sps + pps + idr + aud + p + aud + p
+    units = h264.access_units(stream)
+    assert units == [aud + sps + pps + idr, aud + p, aud + p]
+    assert [h264.is_keyframe(u) for u in units] == [True, False, False]
+    assert h264.parameter_sets(units[0]) == sps.lstrip(b"\x00") + pps.lstrip(b"\x00")
+    with pytest.raises(ValueError):
+        h264.access_units(sps + idr)  # no delimiters: not made with our settings
+
+
+def test_h264_level_fits_frame_size_and_rate():
     assert compose.h264_level_for(Size(1920, 1080)) == "4.1"
-    assert compose.h264_level_for(Size(1080, 1920)) == "4.1"
+    assert compose.h264_level_for(Size(1080, 1920), 30) == "4.1"
+    assert compose.h264_level_for(Size(1920, 1080), 60) == "4.2"  # 1080p60 needs 4.2
+    assert compose.h264_level_for(Size(1080, 1080), 50) == "4.1"
+    assert compose.h264_level_for(Size(1080, 1080), 60) == "4.2"
+    assert compose.h264_level_for(Size(1280, 720), 60) == "4.1"
     assert compose.h264_level_for(Size(3840, 2160)) == "5.1"
 
 

@@ -160,8 +160,11 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
     atoms = [a.type for a in inspection.mp4_atoms(video)]
     assert atoms.index("moov") < atoms.index("mdat")  # faststart: playable while downloading
     assert [c.title for c in info.chapters] == [s["title"] for s in OUTLINE]
+    # each chapter starts on its slide's first frame, the frame boundary nearest to its audio
     for chapter, (start, end) in zip(info.chapters, spans, strict=True):
-        assert abs(chapter.start - start) <= 0.002 and abs(chapter.end - end) <= 0.002
+        assert abs(chapter.start - start) <= FRAME / 2 + 1e-6
+        assert abs(chapter.end - end) <= FRAME / 2 + 1e-6
+        assert abs(chapter.start / FRAME - round(chapter.start / FRAME)) < 1e-3
 
     # the audio is speech: every slide's stretch is well above silence
     rate = 16000
@@ -181,12 +184,15 @@ def test_an_outline_becomes_a_narrated_video_in_sync(service, tmp_path):
             total=len(OUTLINE),
         )
         renders.append(Image.open(png).convert("RGB"))
-    for i, (start, _end) in enumerate(spans):
-        after = inspection.extract_frame(video, start + FRAME / 2, tmp_path / f"after{i}.png")
-        assert _matches(after, renders[i]), f"slide {i + 1} not on screen at {start:.3f}s"
+    for i, chapter in enumerate(info.chapters):
+        change = chapter.start  # the frame boundary nearest to the slide's audio start
+        after = inspection.extract_frame(video, change + FRAME / 2, tmp_path / f"after{i}.png")
+        assert _matches(after, renders[i]), f"slide {i + 1} not on screen at {change:.3f}s"
         if i:
-            before = inspection.extract_frame(video, start - FRAME / 2, tmp_path / f"before{i}.png")
-            assert _matches(before, renders[i - 1]), f"slide {i} gone before {start:.3f}s"
+            before = inspection.extract_frame(
+                video, change - FRAME / 2, tmp_path / f"before{i}.png"
+            )
+            assert _matches(before, renders[i - 1]), f"slide {i} gone before {change:.3f}s"
 
     # captions: one cue per sentence, ordered, inside the audio, in both formats
     status, headers, vtt = request(service, "GET", f"/api/captions/{gid}.vtt")

@@ -112,17 +112,24 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05):
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
-def compose_ffmpeg(worker_pid: int, timeout: float = 120) -> int:
-    """Wait for the worker's composing ffmpeg (the one with a filter graph) and return its pid."""
+def compose_ffmpeg(worker_pid: int, timeout: float = 120, step: str = "encoder") -> int:
+    """Wait for one of the worker's composing ffmpegs and return its pid.
+
+    Composition runs beside the speech: the "encoder" is the narration's AAC encoder, fed
+    from the first slide's speech to the end; the "mux" joins the finished tracks (a
+    fraction of a second, and it ends on its own).
+    """
 
     def find():
         for pid in children(worker_pid):
             argv = cmdline(pid)
-            if "-filter_complex" in argv:
+            if step == "encoder" and "pipe:0" in argv and "aac" in argv:
+                return pid
+            if step == "mux" and "-map_chapters" in argv:
                 return pid
         return None
 
-    return wait_until(find, timeout, "composition", interval=0.005)
+    return wait_until(find, timeout, f"composition ({step})", interval=0.005)
 
 
 def store_of(url: str) -> RunStore:
@@ -410,7 +417,7 @@ def test_a_worker_that_lost_its_lease_never_replaces_the_newer_attempts_video(
     body = post(svc, "Two workers", LONG)
     store = store_of(sqlite_url(svc))
 
-    stale_ffmpeg = compose_ffmpeg(first.pid)
+    stale_ffmpeg = compose_ffmpeg(first.pid, step="mux")
     first.send_signal(signal.SIGSTOP)  # paused mid-composition, past its lease
     try:
         second = svc.start_worker(pipeline=None)

@@ -15,7 +15,19 @@ from .types import SUPPORTED_SIZES, Size, Slide
 
 ID_LENGTH = 29
 TONES = ("formal", "casual", "storytelling")
-FIELDS = ("topic", "num_slides", "language", "tone", "slides", "source_text", "size", "voice")
+FIELDS = (
+    "topic",
+    "num_slides",
+    "language",
+    "tone",
+    "slides",
+    "source_text",
+    "size",
+    "voice",
+    "fps",
+)
+FRAME_RATES = (24, 25, 30, 50, 60)  # frames a second a video may have; 30 by default
+DEFAULT_FPS = 30
 MAX_TOPIC = 1000
 MAX_SOURCE_TEXT = 200_000
 _ID_PATTERN = re.compile(r"^[\w-]{1,64}$")
@@ -81,6 +93,7 @@ class GenerationRequest:
     voice: str = ""
     slides: tuple[Slide, ...] = field(default_factory=tuple)
     source_text: str | None = None
+    fps: int = DEFAULT_FPS
 
     @property
     def generation_id(self) -> str:
@@ -179,6 +192,10 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         raise InvalidRequest(f"'size' must be one of {', '.join(allowed_sizes)}")
     size = str(Size.parse(size))
 
+    fps = body.get("fps", DEFAULT_FPS)
+    if isinstance(fps, bool) or not isinstance(fps, int) or fps not in FRAME_RATES:
+        raise InvalidRequest(f"'fps' must be one of {', '.join(map(str, FRAME_RATES))}")
+
     if problem := narration_over_limit(slides, capabilities.max_narration):
         raise Unprocessable(
             f"{problem}. Send a shorter outline or document, or split it into several videos"
@@ -201,4 +218,5 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         voice=voice.id,
         slides=tuple(slides),
         source_text=source_text,
+        fps=fps,
     )

@@ -448,6 +448,20 @@ class Settings:
     pexels_api_key: str = setting(
         "PEXELS_API_KEY", "", Text(), "key for the `pexels` source", group="media", secret=True
     )
+    loudness: float = setting(
+        "VIDEOFORGE_LOUDNESS",
+        -16.0,
+        Float(-40, -5),
+        "integrated loudness (LUFS) every slide's narration is brought to",
+        group="media",
+    )
+    true_peak: float = setting(
+        "VIDEOFORGE_TRUE_PEAK",
+        -1.5,
+        Float(-12, 0),
+        "the highest true peak (dBTP) the video's sound may reach",
+        group="media",
+    )
     # Any OpenAI-compatible service (OpenAI, Ollama, llama.cpp, vLLM, LM Studio).
     openai_api_key: str = setting(
         "OPENAI_API_KEY",

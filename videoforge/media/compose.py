@@ -1,41 +1,73 @@
-"""Composing: slide stills, animation clips and the narration into one MP4, and clips from frames.
+"""Composing: the narration's AAC track, the picture track and chapters into one MP4.
 
-`compose_video` makes the whole video in one ffmpeg run: the concat demuxer reads the slide
-stills as one decoded frame per slide on a 1 ms time base, the frames keep their own
-timestamps (variable frame rate, so a slide costs one frame however long it stays), and
-x264 encodes them next to the AAC-encoded narration. Animation clips, when a segment has
-one, are trimmed, shifted to their segment's start and merged in by timestamp.
-`encode_frames` turns an animation's distinct frames into such a clip.
+The parts are made apart, so that the pipeline can make each slide's share while the next
+slide is being spoken: `AudioEncoder` encodes the narration to AAC as its PCM is written to
+it (one encoder for the whole track, so there are no joins to click or drift), a
+`h264.VideoTrack` collects the slides' encoded pictures, and `mux` joins the two by stream
+copy into an MP4 with chapters, its moov atom first. `compose_video` does all of it in one
+call from slide stills, clips and a WAV file.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..core.errors import Stopped
-from ..core.files import wav_duration
 from ..core.types import Segment, Size
-from .ffmpeg import Runner, run_ffmpeg
+from .ffmpeg import FFmpegPipe, Runner, run_ffmpeg
+from .h264 import (
+    SkipFrames,
+    VideoFormat,
+    VideoTrack,
+    access_units,
+    color_matrix_for,
+    encode_still,
+    fit_filter,
+    h264_level_for,
+    skip_frames_for,
+)
+from .h264 import encode_frames as encode_clip
 
 if TYPE_CHECKING:
     import PIL.Image
 
 log = logging.getLogger(__name__)
 
-TIME_BASE_MS = 1000  # every timestamp compose_video writes is a whole millisecond
-AUDIO_BITRATE = "128k"  # plenty for speech; 160k made the AAC encoder 1.6x slower here
-AUDIO_RATES = (44100, 48000)
 CLIP_FPS = 30
+AUDIO_RATE = 48000
+# Mono speech: 96 kb/s keeps it transparent; 128k cost the AAC encoder 1.6x the time here.
+AUDIO_BITRATE = "96k"
+# dB between the true peak the PCM is limited to and the one the video may reach: room for
+# the resampling to 48 kHz and the AAC encoder's overshoot (measured on Piper's speech: 0.2 dB
+# on average, up to 0.8 dB in a run, 1.5 dB once).
+AAC_PEAK_MARGIN = 2.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+__all__ = [
+    "AAC_PEAK_MARGIN",
+    "AUDIO_BITRATE",
+    "AUDIO_RATE",
+    "AudioEncoder",
+    "Chapter",
+    "color_matrix_for",
+    "compose_video",
+    "encode_frames",
+    "escape_ffmetadata",
+    "ffmetadata_text",
+    "frame_bounds",
+    "h264_level_for",
+    "mux",
+    "mux_argv",
+    "prepare_stills",
+]
 
 
 class Chapter(NamedTuple):
@@ -46,118 +78,198 @@ class Chapter(NamedTuple):
     title: str
 
 
-def encode_frames(
-    frames: Iterable[tuple[PIL.Image.Image, float]],
-    size: Size,
-    out: Path,
-    *,
-    fps: int = CLIP_FPS,
-    timeout: float | None = None,
-    runner: Runner | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Path:
-    """Encode distinct frames, each shown for its own number of seconds, into an H.264 MP4.
-
-    Only the frames where the picture changes are stored (variable frame rate), so a clip
-    that mostly holds still costs a handful of frames. Frame changes are moved onto the
-    1/fps grid that `compose_video` later samples clips on; a frame that would then last no
-    time at all is dropped. The clip lasts the sum of the durations to within half a frame.
-    Frames are written as PPM (no compression: cheaper than PNG by an order of magnitude)
-    into a temporary folder next to `out` and read back by the concat demuxer; the file
-    appears at `out` only when ffmpeg succeeded. `should_stop` is asked between frames and
-    while ffmpeg runs; when it says yes the work ends with `Stopped` and nothing at `out`.
-    Raises ValueError for frames of another size or no positive duration, FFmpegError when
-    ffmpeg fails.
-    """
-    out = Path(out)
-    if size.width % 2 or size.height % 2:
-        raise ValueError(f"video size {size} must have even width and height for yuv420p")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".frames-", dir=out.parent) as tmp:
-        entries = ["ffconcat version 1.0"]
-        elapsed = 0.0
-        shown_ms = 0  # where the last written frame starts
-        written: list[tuple[Path, int]] = []  # each frame file and when it starts, in ms
-        for image, seconds in frames:
-            if should_stop is not None and should_stop():
-                raise Stopped("the animation was stopped: the run must stop")
-            if image.size != (size.width, size.height):
-                raise ValueError(f"frame of {image.size[0]}x{image.size[1]}, expected {size}")
-            if not seconds > 0:
-                continue
-            start = round(round(elapsed * fps) * TIME_BASE_MS / fps)
-            elapsed += seconds
-            end = round(round(elapsed * fps) * TIME_BASE_MS / fps)
-            if end <= start:
-                continue  # shorter than the grid step: the next frame replaces it
-            path = Path(tmp, f"{len(written):05d}.ppm")
-            (image if image.mode == "RGB" else image.convert("RGB")).save(path, format="PPM")
-            written.append((path, start))
-            shown_ms = end
-        if not written:
-            raise ValueError("encode_frames needs at least one frame lasting 1/fps or more")
-        # Each image is a 1 ms frame at its start; the last one is listed again 1 ms before
-        # the end (the concat demuxer ignores the last entry's duration), which sets the end.
-        starts = [start for _, start in written] + [shown_ms - 1]
-        for (path, start), following in zip(written, starts[1:], strict=True):
-            entries += [
-                f"file {_concat_quote(path)}",
-                f"option framerate {TIME_BASE_MS}",
-                f"duration {(following - start) / TIME_BASE_MS:.3f}",
-            ]
-        entries += [f"file {_concat_quote(written[-1][0])}", f"option framerate {TIME_BASE_MS}"]
-        concat_list = Path(tmp, "frames.ffconcat")
-        concat_list.write_text("\n".join(entries) + "\n", encoding="utf-8")
-        partial = Path(tmp, "clip.mp4")
-        args = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
-        args += ["-vf", f"settb=1/{TIME_BASE_MS},{_fit_filter(size)}", "-an"]
-        args += [
-            "-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", "18",
-            "-profile:v", "high", "-level:v", h264_level_for(size), "-pix_fmt", "yuv420p",
-            "-bf", "0", "-colorspace", color_matrix_for(size)[1], "-color_range", "tv",
-            "-fps_mode", "passthrough", "-movflags", "+faststart", "-f", "mp4", str(partial),
-        ]  # fmt: skip
-        run_ffmpeg(args, timeout=timeout, runner=runner, should_stop=should_stop)
-        os.replace(partial, out)
-    return out
-
-
 def escape_ffmetadata(value: str) -> str:
     r"""Escape a value for an FFMETADATA file: backslash before `=;#\` and newlines."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return re.sub(r"([=;#\\\n])", r"\\\1", value)
 
 
-def ffmetadata_text(chapters: Sequence[Chapter]) -> str:
-    """Return an FFMETADATA document with one [CHAPTER] (1 ms time base) per chapter."""
+def ffmetadata_text(chapters: Sequence[Chapter], time_base: int = 1000) -> str:
+    """Return an FFMETADATA document with one [CHAPTER] per chapter, times in 1/time_base s."""
     lines = [";FFMETADATA1"]
     for chapter in chapters:
         lines += [
             "[CHAPTER]",
-            f"TIMEBASE=1/{TIME_BASE_MS}",
-            f"START={round(chapter.start * TIME_BASE_MS)}",
-            f"END={round(chapter.end * TIME_BASE_MS)}",
+            f"TIMEBASE=1/{time_base}",
+            f"START={round(chapter.start * time_base)}",
+            f"END={round(chapter.end * time_base)}",
             f"title={escape_ffmetadata(chapter.title)}",
         ]
     return "\n".join(lines) + "\n"
 
 
-def _concat_quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "'\\''") + "'"
+# --- the narration track ------------------------------------------------------------------------
 
 
-def h264_level_for(size: Size) -> str:
-    """Pick the H.264 level whose frame-size limit fits `size` (4.1 up to 1080p-sized frames).
+class AudioEncoder:
+    """The narration encoded to AAC-LC (48 kHz, mono) in an MP4 file while it is written.
 
-    The level must be explicit: with the 1 ms time base x264 would otherwise assume
-    1000 frames/s and label the stream Level 6.x, which some decoders refuse.
+    One ffmpeg reads 16-bit mono PCM at `rate` from a pipe for the whole track, so the
+    encoder's priming appears once, at the start, where the MP4's edit list hides it:
+    the track decodes to exactly the samples written. `close` waits for the file; `kill`
+    (or an exception in a `with` block) ends the encoder and leaves nothing usable.
     """
-    macroblocks = math.ceil(size.width / 16) * math.ceil(size.height / 16)
-    if macroblocks <= 8192:
-        return "4.1"
-    if macroblocks <= 36864:
-        return "5.1"
-    return "6.1"
+
+    def __init__(
+        self, out: Path, rate: int, *, should_stop: Callable[[], bool] | None = None
+    ) -> None:
+        self.out = Path(out)
+        self.rate = rate
+        self.samples = 0
+        args = ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"]
+        if rate != AUDIO_RATE:
+            args += ["-af", f"aresample={AUDIO_RATE}"]
+        args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
+        if rate < 40000:  # nothing to code above the input's band: 20 % less work
+            args += ["-cutoff", str(rate // 2)]
+        args += ["-ar", str(AUDIO_RATE), "-f", "mp4", str(self.out)]
+        self._pipe = FFmpegPipe(args, should_stop=should_stop)
+
+    def __enter__(self) -> AudioEncoder:
+        return self
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is not None:
+            self.kill()
+
+    @property
+    def pid(self) -> int:
+        return self._pipe.pid
+
+    @property
+    def seconds(self) -> float:
+        """Return how long the track written so far lasts."""
+        return self.samples / self.rate
+
+    def write(self, pcm: bytes) -> None:
+        """Add 16-bit little-endian mono samples to the track."""
+        self._pipe.write(pcm)
+        self.samples += len(pcm) // 2
+
+    def close(self) -> Path:
+        """End the track and wait for the encoder to finish the file; return its path."""
+        self._pipe.close()
+        return self.out
+
+    def kill(self) -> None:
+        """End the encoder now."""
+        self._pipe.kill()
+
+
+# --- the MP4 --------------------------------------------------------------------------------------
+
+
+def mp4_timescale(fps: int) -> int:
+    """Return the MP4 track timescale for `fps`: fps doubled until it is at least 10,000."""
+    scale = fps
+    while scale < 10000:
+        scale *= 2
+    return scale
+
+
+def mux_argv(video: Path, audio: Path, out: Path, *, fps: int, metadata: Path | None) -> list[str]:
+    """Return the ffmpeg arguments that join a raw H.264 track and an audio file into `out`.
+
+    Both are stream-copied. The raw stream has no timestamps: each frame gets frame number
+    / fps exactly (the `setts` filter), on a track timescale that is a multiple of fps, so
+    every frame lasts the same. `metadata` is an FFMETADATA file with the chapters.
+    """
+    args = ["-f", "h264", "-framerate", str(fps), "-i", str(video), "-i", str(audio)]
+    if metadata is not None:
+        args += ["-f", "ffmetadata", "-i", str(metadata)]
+    args += ["-map", "0:v:0", "-map", "1:a:0"]
+    if metadata is not None:
+        args += ["-map_metadata", "2", "-map_chapters", "2"]
+    else:
+        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
+    args += ["-c", "copy", "-bsf:v", f"setts=ts=N/({fps}*TB):duration=1/({fps}*TB)"]
+    args += ["-video_track_timescale", str(mp4_timescale(fps))]
+    args += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    return args
+
+
+def mux(
+    video: Path,
+    audio: Path,
+    out: Path,
+    *,
+    fps: int,
+    chapters: Sequence[Chapter] = (),
+    timeout: float | None = None,
+    runner: Runner | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Path:
+    """Join the picture track and the audio into the MP4 `out`, with chapters, moov first.
+
+    Chapter times should sit on frame boundaries (they are written in frames). The file
+    appears at `out` only when ffmpeg succeeded; ffmpeg is killed and `Stopped` raised as
+    soon as `should_stop` says the run must stop.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".mux-", dir=out.parent) as tmp:
+        metadata = None
+        if chapters:
+            metadata = Path(tmp, "chapters.ffmeta")
+            metadata.write_text(ffmetadata_text(chapters, time_base=fps), encoding="utf-8")
+        partial = Path(tmp, "video.mp4")
+        args = mux_argv(video, audio, partial, fps=fps, metadata=metadata)
+        run_ffmpeg(args, timeout=timeout, runner=runner, should_stop=should_stop)
+        os.replace(partial, out)
+    return out
+
+
+def encode_frames(
+    frames: Iterable[tuple[PIL.Image.Image, float]],
+    size: Size,
+    out: Path,
+    *,
+    fps: int = CLIP_FPS,
+    skip: SkipFrames | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Path:
+    """Encode distinct frames, each shown for its own seconds, as a clip of `size` at `fps`.
+
+    The clip is a raw H.264 stream of round(total seconds * fps) frames for a video of that
+    size and rate (`h264.encode_frames`). Without `skip`, the format's skip frames are made
+    on first use.
+    """
+    if size.width % 2 or size.height % 2:
+        raise ValueError(f"video size {size} must have even width and height for yuv420p")
+    fmt = VideoFormat(size, fps)
+    made = skip or (lambda: skip_frames_for(fmt, should_stop=should_stop))
+    return encode_clip(frames, fmt, out, skip=made, should_stop=should_stop)
+
+
+# --- all in one ---------------------------------------------------------------------------
+
+
+def frame_bounds(segments: Sequence[Segment], total: float, fmt: VideoFormat) -> list[int]:
+    """Return the frame where each segment starts, then the last frame's end, checked.
+
+    Segment i shows from frame round(start_i * fps) to round(start_i+1 * fps), so each
+    slide change lands on the frame boundary nearest to its time; the video ends at the
+    boundary nearest to `total`. Raises ValueError for segments that do not tile the time
+    from 0 or a slide shorter than a frame.
+    """
+    if not segments:
+        raise ValueError("a video needs at least one segment")
+    tolerance = 0.0015
+    if abs(segments[0].start) > tolerance:
+        raise ValueError(f"the first segment starts at {segments[0].start:.3f} s, not at 0")
+    for prev, seg in zip(segments, segments[1:], strict=False):
+        if abs(seg.start - prev.end) > tolerance:
+            raise ValueError(
+                f"segments must be contiguous: slide {seg.slide_number} starts at "
+                f"{seg.start:.3f} s but slide {prev.slide_number} ends at {prev.end:.3f} s"
+            )
+    bounds = [0] + [fmt.frame_at(seg.start) for seg in segments[1:]] + [fmt.frame_at(total)]
+    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(
+            f"every segment needs at least one frame (1/{fmt.fps} s) on screen, and the audio "
+            f"({total:.3f} s) must last past the last segment's start ({segments[-1].start:.3f} s)"
+        )
+    return bounds
 
 
 def _is_plain_png(path: Path, size: Size) -> bool:
@@ -173,10 +285,9 @@ def _is_plain_png(path: Path, size: Size) -> bool:
 def prepare_stills(images: Sequence[Path], size: Size, workdir: Path) -> list[Path]:
     """Return stills that are all 8-bit RGB PNGs of `size`, converting others into `workdir`.
 
-    ffmpeg decodes the concat list as one stream, and a still of another size or pixel
-    format mid-stream makes it rebuild (or, with that disabled, crash in) the filter graph.
-    Slides rendered at the video size pass through untouched; others are letterboxed on
-    black, with transparency composited onto black.
+    x264 sees only a picture's colours, so transparency is composited onto black here, and
+    a picture of another shape is letterboxed on black. Slides rendered at the video size
+    pass through untouched.
     """
     from PIL import Image, ImageOps
 
@@ -200,168 +311,52 @@ def prepare_stills(images: Sequence[Path], size: Size, workdir: Path) -> list[Pa
     return result
 
 
-def _boundaries_ms(segments: Sequence[Segment], total: float) -> list[int]:
-    """Return each segment's start and the video end in whole milliseconds, checked."""
-    if not segments:
-        raise ValueError("compose_video needs at least one segment")
-    tolerance = 0.0015
-    if abs(segments[0].start) > tolerance:
-        raise ValueError(f"the first segment starts at {segments[0].start:.3f} s, not at 0")
-    for prev, seg in zip(segments, segments[1:], strict=False):
-        if abs(seg.start - prev.end) > tolerance:
-            raise ValueError(
-                f"segments must be contiguous: slide {seg.slide_number} starts at "
-                f"{seg.start:.3f} s but slide {prev.slide_number} ends at {prev.end:.3f} s"
-            )
-    starts = [0] + [round(seg.start * TIME_BASE_MS) for seg in segments[1:]]
-    end = round(total * TIME_BASE_MS)
-    bounds = [*starts, end]
-    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(
-            f"every segment needs at least 1 ms on screen, and the audio ({total:.3f} s) "
-            f"must last past the last segment's start ({segments[-1].start:.3f} s)"
-        )
-    return bounds
-
-
-def color_matrix_for(size: Size) -> tuple[str, str]:
-    """Pick the YUV matrix for `size`: (swscale name, H.264 tag), BT.709 from 720 lines up.
-
-    Decoders that honour the tag are right either way, but Chromium's software path ignores
-    it and guesses from the height (measured: 718 lines and below BT.601, 720 and up
-    BT.709, whatever the width); a wrong guess turns red 230,20,20 into 212,0,23 or
-    248,41,21. Following the same rule keeps colours right there too.
-    """
-    return ("bt709", "bt709") if size.height >= 720 else ("bt601", "smpte170m")
-
-
-def _fit_filter(size: Size) -> str:
-    """Scale into `size` keeping the aspect ratio, pad with black, convert to yuv420p."""
-    w, h = size.width, size.height
-    matrix, _ = color_matrix_for(size)
-    return (
-        f"scale={w}:{h}:force_original_aspect_ratio=decrease"
-        f":out_color_matrix={matrix}:out_range=tv"
-        f",pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p"
-    )
-
-
-def _filter_graph(segments: Sequence[Segment], bounds: list[int], size: Size, first_clip: int):
-    """Return the filter graph: stills from input 0, clips from inputs `first_clip` on."""
-    fit = _fit_filter(size)
-    clips = [i for i, seg in enumerate(segments) if seg.clip is not None]
-    if not clips:
-        return f"[0:v]settb=1/{TIME_BASE_MS},{fit}[v]"
-    # The concat list holds one still per segment plus the closing repeat of the last one;
-    # drop the stills a clip replaces (and the closing repeat when the last segment is a clip,
-    # since that clip is padded to the end itself).
-    dropped = list(clips)
-    if clips[-1] == len(segments) - 1:
-        dropped.append(len(segments))
-    keep = "not(" + "+".join(f"eq(n,{i})" for i in dropped) + ")"
-    chains = [f"[0:v]settb=1/{TIME_BASE_MS},select='{keep}',{fit},settb=AVTB[still]"]
-    labels = ["[still]"]
-    for k, i in enumerate(clips):
-        length = (bounds[i + 1] - bounds[i]) / TIME_BASE_MS
-        # A clip runs at CLIP_FPS from its segment's start and is cut at the segment's end;
-        # a shorter clip's last frame stays on screen until the next slide's frame. Nothing
-        # follows the last segment, so a last clip repeats its final frame up to the end.
-        pad = f"tpad=stop_mode=clone:stop_duration={length}," if i == len(segments) - 1 else ""
-        chain = (
-            f"[{first_clip + k}:v]setpts=PTS-STARTPTS,{pad}fps={CLIP_FPS},"
-            f"trim=duration={length},{fit},settb=1/{TIME_BASE_MS},setpts=PTS+{bounds[i]}"
-            # interleave rescales timestamps to microseconds but not durations: hand it
-            # microseconds already, so the last frame keeps its length.
-            f",settb=AVTB[clip{k}]"
-        )
-        chains.append(chain)
-        labels.append(f"[clip{k}]")
-    chains.append("".join(labels) + f"interleave=nb_inputs={len(labels)},settb=1/{TIME_BASE_MS}[v]")
-    return ";".join(chains)
-
-
-def compose_argv(
-    segments: Sequence[Segment],
-    audio: Path,
-    out: Path,
+def clip_frames(
+    clip: Path,
+    fmt: VideoFormat,
+    frames: int,
     *,
-    size: Size,
-    total: float,
-    audio_rate: int,
-    concat_list: Path,
-    metadata: Path | None,
-    stills: Sequence[Path] | None = None,
-    threads: int | None = None,
-) -> tuple[list[str], str, str | None]:
-    """Build the ffmpeg arguments for `compose_video`; return them, the concat list and metadata.
+    skip: SkipFrames,
+    workdir: Path,
+    should_stop: Callable[[], bool] | None = None,
+) -> bytes:
+    """Return a clip as exactly `frames` frames of `fmt`, ready for `VideoTrack.add_clip`.
 
-    `stills` replaces the segments' images (see `prepare_stills`). Kept apart from running
-    so the recipe can be read and tested on its own.
+    A clip from `h264.encode_frames` of the right length is used as it is; any other video
+    is decoded at fmt.fps, fitted into the frame, cut to length or held on its last frame,
+    and encoded.
     """
-    if size.width % 2 or size.height % 2:
-        raise ValueError(f"video size {size} must have even width and height for yuv420p")
-    bounds = _boundaries_ms(segments, total)
-    durations = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+    from PIL import Image
 
-    # One still per entry. `option framerate` gives each image a 1 ms frame instead of the
-    # image demuxer's 1/25 s, so starts are not rounded to a 40 ms grid; the last file is
-    # listed again because the concat demuxer ignores the last entry's duration.
-    entries = ["ffconcat version 1.0"]
-    stills = list(stills) if stills is not None else [seg.image for seg in segments]
-    for still, ms in zip(stills, durations, strict=True):
-        entries += [
-            f"file {_concat_quote(Path(still).resolve())}",
-            f"option framerate {TIME_BASE_MS}",
-            f"duration {ms / TIME_BASE_MS:.3f}",
+    if clip.suffix == ".h264":
+        data = clip.read_bytes()
+        if len(access_units(data)) == frames:
+            return data
+    w, h = fmt.size.width, fmt.size.height
+    source = ["-f", "h264", "-framerate", str(fmt.fps)] if clip.suffix == ".h264" else []
+    decoded = run_ffmpeg(
+        [
+            *source,
+            "-i",
+            str(clip),
+            "-an",
+            "-vf",
+            f"fps={fmt.fps},{fit_filter(fmt.size)},format=rgb24",
         ]
-    entries += [
-        f"file {_concat_quote(Path(stills[-1]).resolve())}",
-        f"option framerate {TIME_BASE_MS}",
+        + ["-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        should_stop=should_stop,
+    ).stdout
+    size = w * h * 3
+    pictures = [
+        Image.frombytes("RGB", (w, h), decoded[i : i + size])
+        for i in range(0, len(decoded) - size + 1, size)
     ]
-    concat_text = "\n".join(entries) + "\n"
-
-    metadata_text = None
-    if metadata is not None:
-        chapters = [
-            Chapter(a / TIME_BASE_MS, b / TIME_BASE_MS, seg.title or f"Slide {seg.slide_number}")
-            for seg, a, b in zip(segments, bounds, bounds[1:], strict=False)
-        ]
-        metadata_text = ffmetadata_text(chapters)
-
-    args = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
-    args += ["-i", str(audio)]
-    next_input = 2
-    if metadata is not None:
-        args += ["-f", "ffmetadata", "-i", str(metadata)]
-        meta_input = next_input
-        next_input += 1
-    clip_inputs = next_input
-    for seg in segments:
-        if seg.clip is not None:
-            args += ["-an", "-i", str(seg.clip)]
-    args += ["-filter_complex", _filter_graph(segments, bounds, size, clip_inputs)]
-    args += ["-map", "[v]", "-map", "1:a:0"]
-    if metadata is not None:
-        args += ["-map_metadata", str(meta_input), "-map_chapters", str(meta_input)]
-    else:
-        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
-    keyframes = ",".join(f"{b / TIME_BASE_MS:.3f}" for b in bounds[:-1])
-    args += [
-        "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "18",
-        "-profile:v", "high", "-level:v", h264_level_for(size), "-pix_fmt", "yuv420p",
-        # No B-frames: a slide is one frame anyway, and without reordering the packet
-        # times are the display times (no composition offsets or video edit list).
-        "-bf", "0",
-        "-colorspace", color_matrix_for(size)[1], "-color_range", "tv",
-        # Keep every frame's own timestamp: `-r N` would move slide changes onto a grid.
-        "-fps_mode", "passthrough",
-        "-force_key_frames", keyframes,
-        "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(audio_rate),
-    ]  # fmt: skip
-    if threads:
-        args += ["-threads", str(threads), "-filter_threads", str(threads)]
-    args += ["-movflags", "+faststart", "-f", "mp4", str(out)]
-    return args, concat_text, metadata_text
+    if not pictures:
+        raise ValueError(f"{clip.name} has no frames")
+    pictures += [pictures[-1]] * (frames - len(pictures))
+    out = Path(workdir, f"{clip.stem}-{frames}.h264")
+    encode_clip(((p, 1 / fmt.fps) for p in pictures), fmt, out, skip=skip, should_stop=should_stop)
+    return out.read_bytes()
 
 
 def compose_video(
@@ -370,30 +365,34 @@ def compose_video(
     out: Path,
     *,
     size: Size,
+    fps: int = 30,
     chapters: bool = True,
-    threads: int | None = None,
+    skip: SkipFrames | None = None,
     timeout: float | None = None,
-    runner: Runner | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Path:
-    """Lay the slides and the narration WAV into one H.264/AAC MP4 at `out`, in one ffmpeg run.
+    """Lay the slides and the narration WAV into one MP4 at `out` (H.264 CFR at fps, AAC).
 
     Each segment's still (or its clip) is on screen from `segment.start` for
-    `segment.duration`; segments must be contiguous from 0. The video ends with the audio:
-    the last segment is stretched or cut to the WAV's length (a warning is logged when that
-    is more than a frame). With `chapters`, each segment becomes a chapter named by its title.
-    Keyframes sit on every slide change so seeking to a slide is exact; the moov atom comes
-    first so browsers can start playing before the download ends. The file appears at `out`
-    only when ffmpeg succeeded; `FFmpegError` (or ValueError for an impossible layout) else.
-    ffmpeg is killed and `Stopped` raised as soon as `should_stop` (asked every fraction
-    of a second) says the run must stop.
+    `segment.duration`, to the nearest frame; segments must be contiguous from 0. The video
+    ends with the audio: the last segment is stretched or cut to the WAV's length. With
+    `chapters`, each segment becomes a chapter named by its title, starting on its first
+    frame. `skip` saves making the format's skip frames again. The file appears at `out`
+    only when everything succeeded; `FFmpegError` (or ValueError for an impossible layout)
+    else, `Stopped` as soon as `should_stop` says the run must stop.
     """
     out = Path(out)
-    total = wav_duration(audio)
+    if size.width % 2 or size.height % 2:
+        raise ValueError(f"video size {size} must have even width and height for yuv420p")
+    fmt = VideoFormat(size, fps)
     with wave.open(str(audio), "rb") as w:
-        rate = w.getframerate()
-    audio_rate = rate if rate in AUDIO_RATES else 48000
-    if segments and abs(segments[-1].end - total) > 1 / 30:
+        rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
+        pcm = w.readframes(w.getnframes())
+    if (width, channels) != (2, 1):
+        raise ValueError("compose_video needs a 16-bit mono WAV")
+    total = len(pcm) / 2 / rate
+    bounds = frame_bounds(segments, total, fmt)
+    if abs(segments[-1].end - total) > 1 / fps:
         log.warning(
             "segments end at %.3f s but the audio lasts %.3f s; the last slide is %s",
             segments[-1].end,
@@ -403,26 +402,43 @@ def compose_video(
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=".compose-", dir=out.parent) as tmp:
-        concat_list = Path(tmp, "slides.ffconcat")
-        metadata = Path(tmp, "chapters.ffmeta") if chapters else None
-        partial = Path(tmp, "video.mp4")
-        args, concat_text, metadata_text = compose_argv(
-            segments,
-            audio,
-            partial,
-            size=size,
-            total=total,
-            audio_rate=audio_rate,
-            concat_list=concat_list,
-            metadata=metadata,
-            stills=prepare_stills([seg.image for seg in segments], size, Path(tmp)),
-            threads=threads,
+        work = Path(tmp)
+        with (
+            AudioEncoder(work / "audio.m4a", rate, should_stop=should_stop) as encoder,
+            ThreadPoolExecutor(1, thread_name_prefix="compose-audio") as audio_thread,
+        ):
+            written = audio_thread.submit(encoder.write, pcm)  # encodes beside the pictures
+            skip = skip or SkipFrames.make(fmt, workdir=work, should_stop=should_stop)
+            stills = prepare_stills([seg.image for seg in segments], size, work)
+            with VideoTrack(work / "video.h264", fmt, skip) as track:
+                for seg, still, a, b in zip(segments, stills, bounds, bounds[1:], strict=False):
+                    if seg.clip is None:
+                        track.add_still(encode_still(still, fmt, should_stop=should_stop), b - a)
+                    else:
+                        clip = clip_frames(
+                            Path(seg.clip),
+                            fmt,
+                            b - a,
+                            skip=skip,
+                            workdir=work,
+                            should_stop=should_stop,
+                        )
+                        track.add_clip(clip, b - a)
+            written.result()
+            encoder.close()
+        marks = [
+            Chapter(a / fps, b / fps, seg.title or f"Slide {seg.slide_number}")
+            for seg, a, b in zip(segments, bounds, bounds[1:], strict=False)
+        ]
+        mux(
+            work / "video.h264",
+            work / "audio.m4a",
+            out,
+            fps=fps,
+            chapters=marks if chapters else (),
+            timeout=timeout,
+            should_stop=should_stop,
         )
-        concat_list.write_text(concat_text, encoding="utf-8")
-        if metadata is not None and metadata_text is not None:
-            metadata.write_text(metadata_text, encoding="utf-8")
-        run_ffmpeg(args, timeout=timeout, runner=runner, should_stop=should_stop)
-        os.replace(partial, out)
     log.info(
         "composed %s: %d segments, %.2f s of video in %.2f s",
         out,

@@ -2,7 +2,8 @@
 
 There is no ffprobe here, so `probe` reads the stream facts ffmpeg prints for `ffmpeg -i
 FILE`, `packets` reads exact packet times without decoding, `extract_frame` decodes the
-frame on screen at a time, and `decode_audio` returns samples.
+frame on screen at a time, `thumbnail` takes one the usual way (`ffmpeg -ss T`),
+`decode_audio` returns samples and `loudness` measures them with ffmpeg's `ebur128` filter.
 """
 
 from __future__ import annotations
@@ -344,3 +345,67 @@ def extract_frame(video: Path, t: float, out_png: Path, *, runner: Runner = subp
         runner=runner,
     )
     return Path(out_png)
+
+
+def thumbnail(video: Path, t: float, out_png: Path, *, runner: Runner = subprocess.run) -> Path:
+    """Take the picture at `t` the way thumbnailers do: `ffmpeg -ss t -i video -frames:v 1`.
+
+    ffmpeg gives the first frame whose timestamp is at or after `t`. Raises ValueError when
+    it gives none (`t` is past the last frame's start).
+    """
+    out_png = Path(out_png)
+    out_png.unlink(missing_ok=True)
+    run_ffmpeg(
+        ["-ss", f"{t:.6f}", "-i", str(video), "-map", "0:v:0", "-frames:v", "1", "-update", "1"]
+        + [str(out_png)],
+        runner=runner,
+    )
+    if not out_png.is_file():
+        raise ValueError(f"ffmpeg -ss {t:.3f} gave no frame of {video}")
+    return out_png
+
+
+class Loudness(NamedTuple):
+    """What ffmpeg's `ebur128` filter measures: integrated loudness (LUFS), true peak (dBTP)."""
+
+    integrated: float
+    true_peak: float
+
+
+def loudness(path: Path, *, runner: Runner = subprocess.run) -> Loudness:
+    """Measure the first audio stream of `path` with ffmpeg's `ebur128=peak=true` (BS.1770)."""
+    proc = run_ffmpeg(
+        ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true:framelog=quiet"]
+        + ["-f", "null", "-"],
+        runner=runner,
+    )
+    text = proc.stderr.decode("utf-8", "replace")
+    summary = text[text.rindex("Summary:") :]
+    integrated = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if integrated is None or peak is None:
+        raise ValueError(f"ebur128 printed no summary for {path}")
+    return Loudness(float(integrated.group(1)), float(peak.group(1)))
+
+
+def wrap_h264(clip: Path, fps: int, out: Path, *, runner: Runner = subprocess.run) -> Path:
+    """Put a raw H.264 clip (an animation, a picture track) into an MP4 at `fps`, by stream copy.
+
+    So `probe`, `packets` and `extract_frame` can read it.
+    """
+    run_ffmpeg(
+        ["-f", "h264", "-framerate", str(fps), "-i", str(clip), "-c", "copy"]
+        + ["-bsf:v", f"setts=ts=N/({fps}*TB):duration=1/({fps}*TB)", "-f", "mp4", str(out)],
+        runner=runner,
+    )
+    return Path(out)
+
+
+def frame_sums(video: Path, *, runner: Runner = subprocess.run) -> list[str]:
+    """Return the MD5 of every decoded frame of the first video stream, in order."""
+    proc = run_ffmpeg(["-i", str(video), "-map", "0:v:0", "-f", "framemd5", "-"], runner=runner)
+    return [
+        line.rsplit(",", 1)[1].strip()
+        for line in proc.stdout.decode("ascii", "replace").splitlines()
+        if line and not line.startswith("#")
+    ]

@@ -2,7 +2,8 @@
 
 The narration track starts with LEAD_IN of silence, leaves PAUSE between slides and TAIL at
 the end (CREDITS_TAIL when picture credits are shown over the closing silence);
-`audio.combine_audio` lays the speech out by the same numbers.
+`audio.NarrationTrack` (and `audio.combine_audio`) lay the speech out by the same numbers.
+A slide's pictures cover the frames nearest to its span (`media.h264.VideoFormat`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from .visuals import Visual
 
 PAUSE, LEAD_IN, TAIL = 0.6, 0.3, 0.5
 CREDITS_TAIL = 3.0  # seconds of closing silence that carry the picture credits
-
-
-def slide_length(index: int, count: int, narration: Narration) -> float:
-    """Return how long slide `index` of `count` is on screen: its speech and the silence around it."""
-    lead = LEAD_IN if index == 0 else 0.0
-    return lead + narration.duration + (TAIL if index == count - 1 else PAUSE)
 
 
 def sentence_times(index: int, narration: Narration) -> tuple[tuple[float, float], ...]:

@@ -1,14 +1,20 @@
 """The real pipeline: the stages in the contract's order, each milestone reported from the stage table.
 
-Slide images are rendered on a helper thread while speech is synthesized, so visuals hide
-behind speech (the slowest stage); their events are reported, in order, once speech is done.
-Long steps (speech, animation encodes, composition) ask the run's stop check as they go, so
-a cancel, a lost lease or a stopping worker ends them within a second or two.
+The video is made while its narration is being spoken. Slide stills render on a helper
+thread from the start; as soon as a slide's speech exists its place on the timeline is
+known, so its sound is normalised and fed to the one AAC encoder of the narration, and its
+pictures (its still held for the slide's frames, or its animation) are laid into the picture
+track, both on threads of their own while the next slide is spoken. What is left after the
+last sentence: the last slide's share, the encoder's flush, and joining the two tracks by
+stream copy. Events are still reported in the stage table's order (visuals, for instance,
+once the narration track is done). Long steps ask the run's stop check as they go, so a
+cancel, a lost lease or a stopping worker ends them within a second or two.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,25 +28,17 @@ from ..core.request import GenerationRequest
 from ..core.settings import Settings
 from ..core.stages import event
 from ..core.types import Narration, Report, Run, Size, Slide, Usage
-from ..media.compose import compose_video
+from ..media.compose import AAC_PEAK_MARGIN, Chapter, mux
+from ..media.h264 import VideoFormat
 from ..providers.base import ImageSource, SpeechProvider
 from ..providers.images.finder import ImageFinder
-from .audio import combine_audio
+from .audio import NarrationTrack
 from .cache import Cache
 from .captions import write_srt, write_vtt
 from .deck import content_json, script_json, write_scripts, write_slides
 from .narration import narrate
-from .timeline import (
-    CREDITS_TAIL,
-    LEAD_IN,
-    PAUSE,
-    TAIL,
-    credits_cue,
-    sentence_times,
-    slide_length,
-    timeline,
-)
-from .visuals import Visual, make_animation, make_visual
+from .timeline import CREDITS_TAIL, LEAD_IN, PAUSE, TAIL, credits_cue, sentence_times, timeline
+from .visuals import PictureTrack, Visual, make_animation, make_visual
 
 if TYPE_CHECKING:
     from ..providers.base import TextModel
@@ -87,7 +85,8 @@ class VideoPipeline:
     def run(self, run: Run, report: Report, workdir: Path) -> dict[str, Any]:
         """Run the stages for one attempt; its MP4 is named after the attempt, kept only on success.
 
-        Visuals render on a helper thread that stops with the run.
+        Visuals render on a helper thread, and the sound and the pictures are encoded on
+        threads of their own; all of them stop with the run, and its ffmpegs are killed.
         """
         renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{run.id}")
         ended = threading.Event()
@@ -96,16 +95,27 @@ class VideoPipeline:
             return ended.is_set() or report.should_stop()
 
         out = self.settings.videos_dir / run.video_name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tracks: list[NarrationTrack | PictureTrack] = []
         try:
-            return self._run(run, report, workdir, renderer, should_stop, out)
+            with tempfile.TemporaryDirectory(
+                prefix=".compose-", dir=out.parent, ignore_cleanup_errors=True
+            ) as tmp:
+                try:
+                    return self._run(
+                        run, report, workdir, renderer, should_stop, out, Path(tmp), tracks
+                    )
+                finally:
+                    # A failed, cancelled or released run leaves no picture fetches, renders
+                    # or encodes behind: queued ones are dropped, running ones stop at their
+                    # next check and its ffmpegs are killed, before its folder goes.
+                    ended.set()
+                    renderer.shutdown(wait=False, cancel_futures=True)
+                    for track in tracks:
+                        track.abort()
         except BaseException:
             out.unlink(missing_ok=True)  # a failed or stopped attempt leaves no video behind
             raise
-        finally:
-            # A failed, cancelled or released run leaves no picture fetches or renders behind:
-            # queued ones are dropped, a running animation encode stops at its next check.
-            ended.set()
-            renderer.shutdown(wait=False, cancel_futures=True)
 
     def _run(
         self,
@@ -115,10 +125,13 @@ class VideoPipeline:
         renderer: ThreadPoolExecutor,
         should_stop: Callable[[], bool],
         out: Path,
+        tmp: Path,
+        tracks: list[NarrationTrack | PictureTrack],
     ) -> dict[str, Any]:
         request = GenerationRequest.from_json(run.request)
         gid = run.generation_id
         size = Size.parse(request.size)
+        fmt = VideoFormat(size, request.fps)
         timings: dict[str, float] = {}
         clock = time.perf_counter
 
@@ -128,7 +141,7 @@ class VideoPipeline:
         n = len(slides)
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides))
         # Visuals do not wait for speech: pictures and text slides start now, each animation
-        # as soon as its narration's length is known; all are reported in order later.
+        # as soon as its slide's length is known; all are reported in order later.
         finder = self.finder_for(report.usage)
         visuals: list[Future[Visual] | None] = [
             None
@@ -136,6 +149,18 @@ class VideoPipeline:
             else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir)
             for s in slides
         ]
+        pictures = PictureTrack(
+            tmp / "video.h264",
+            fmt,
+            self.cache,
+            poster=workdir / "poster.jpg",
+            should_stop=should_stop,
+            name=f"pictures-{run.id}",
+        )
+        tracks.append(pictures)
+        for i, visual in enumerate(visuals):
+            if visual is not None:
+                pictures.prepare(i, visual)
         report(*event("generating_scripts", "start"))
         slides = write_scripts(
             slides,
@@ -148,6 +173,43 @@ class VideoPipeline:
         speech = self.speech_for(request, report.usage)
         timings["content_and_scripts"] = clock() - t
 
+        sound = NarrationTrack(
+            workdir / "narration.wav",
+            tmp / "narration.m4a",
+            loudness=self.settings.loudness,
+            ceiling=self.settings.true_peak - AAC_PEAK_MARGIN,
+            lead_in=LEAD_IN,
+            pause=PAUSE,
+            should_stop=should_stop,
+            name=f"sound-{run.id}",
+        )
+        tracks.append(sound)
+
+        bounds = [0]  # the frame each slide starts on, then where the video ends
+
+        def lay_out(i: int, narration: Narration) -> None:
+            """Place slide i on the timeline; start its animation; queue its pictures."""
+            assert sound.rate is not None
+            bounds.append(fmt.frame_at_sample(sound.position, sound.rate))
+            frames = bounds[-1] - bounds[-2]
+            if slides[i].animation:
+                visuals[i] = renderer.submit(
+                    make_animation,
+                    slides[i],
+                    n,
+                    fmt,
+                    self.cache,
+                    frames,
+                    sentence_times(i, narration),
+                    pictures.skip,
+                    should_stop,
+                )
+            visual = visuals[i]
+            assert visual is not None
+            pictures.add(i, visual, frames)
+            if (failure := pictures.failure()) is not None:
+                raise failure
+
         t = clock()
         narrations: list[Narration] = []
         synthesized = 0
@@ -157,11 +219,11 @@ class VideoPipeline:
             narration, hit = narrate(slide, speech, self.cache, should_stop=should_stop)
             synthesized += not hit
             narrations.append(narration)
-            if slide.animation:
-                length, cues = slide_length(i, n, narration), sentence_times(i, narration)
-                visuals[i] = renderer.submit(
-                    make_animation, slide, n, size, self.cache, length, cues, should_stop
-                )
+            # The last slide's speech goes to the encoder now; its tail of silence waits for
+            # the visuals (picture credits or not), and so does its place on the timeline.
+            sound.add(narration, pause=i < n - 1)
+            if i < n - 1:
+                lay_out(i, narration)
             seconds = narration.duration
             report(
                 *event("generating_audio", "done", i + 1, n, slide=i + 1, slides=n, seconds=seconds)
@@ -170,52 +232,55 @@ class VideoPipeline:
 
         t = clock()
         report(*event("combining_audio", "start"))
-        audio = workdir / "narration.wav"
-        spans = combine_audio(narrations, audio, pause=PAUSE, lead_in=LEAD_IN, tail=TAIL)
-        total = spans[-1][0] + spans[-1][1]
+        credited = False
+        for i, future in enumerate(
+            visuals[: n - 1] + ([] if slides[-1].animation else visuals[-1:])
+        ):
+            assert future is not None
+            credited |= bool(_visual(future, slides[i]).credit)
+        timings["visuals_wait"] = clock() - t
+        # Room at the end for the picture credits, when there are any.
+        sound.end(CREDITS_TAIL if credited else TAIL)
+        lay_out(n - 1, narrations[-1])
+        spans, total = sound.spans, sound.total
+        audio = sound.finish()
         report(*event("combining_audio", "done", 1, 1, length=_duration(total)))
-        timings["combine_audio"] = clock() - t
+        timings["finish_audio"] = clock() - t
 
         t = clock()
         report(*event("generating_media", "start"))
         done: list[Visual] = []
         for i, future in enumerate(visuals):
             assert future is not None
-            try:
-                visual = future.result()
-            except Stopped:
-                raise
-            except VideoforgeError as exc:
-                raise StageError(_visual_stage(slides[i]), f"slide {i + 1}: {exc.detail}") from exc
-            except Exception as exc:
-                raise StageError(_visual_stage(slides[i]), f"slide {i + 1}: {exc!r}") from exc
-            done.append(visual)
-            report(*_visual_event(visual, i, n))
-        timings["visuals_wait"] = clock() - t
-        if any(v.credit for v in done):  # room at the end for the picture credits
-            spans = combine_audio(
-                narrations, audio, pause=PAUSE, lead_in=LEAD_IN, tail=CREDITS_TAIL
-            )
-            total = spans[-1][0] + spans[-1][1]
+            done.append(_visual(future, slides[i]))
+            report(*_visual_event(done[-1], i, n))
+        timings["visuals_last"] = clock() - t
 
         t = clock()
         report(*event("composing_video", "start"))
         segments, cues = timeline(slides, narrations, spans, done)
         if (credit := credits_cue(done, spans)) is not None:
             cues.append(credit)
-        video_name = out.name
-        compose_video(segments, audio, out, size=size, chapters=True, should_stop=should_stop)
+        video = pictures.finish()
+        timings["finish_pictures"] = clock() - t
+        chapters = [
+            Chapter(a / fmt.fps, b / fmt.fps, seg.title or f"Slide {seg.slide_number}")
+            for seg, a, b in zip(segments, bounds, bounds[1:], strict=False)
+        ]
+        mux(video, audio, out, fps=fmt.fps, chapters=chapters, should_stop=should_stop)
         timings["compose"] = clock() - t
+        video_name = out.name
         report(*event("composing_video", "captions", 1, 1))
         write_vtt(cues, workdir / "captions.vtt", total=total)
         write_srt(cues, workdir / "captions.srt", total=total)
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides, spans, done))
         write_json_atomic(workdir / "script.json", script_json(gid, slides, spans))
         log.info(
-            "run %s: video %s (%.1f s) in stages %s; %d of %d narrations synthesized",
+            "run %s: video %s (%.1f s, %d fps) in stages %s; %d of %d narrations synthesized",
             run.id,
             video_name,
             total,
+            fmt.fps,
             {k: round(v, 2) for k, v in timings.items()},
             synthesized,
             n,
@@ -226,6 +291,7 @@ class VideoPipeline:
             "duration": round(total, 3),
             "slides": n,
             "size": str(size),
+            "fps": fmt.fps,
             "narrations_synthesized": synthesized,
             "timings": {k: round(v, 3) for k, v in timings.items()},
             "chapters": [
@@ -239,6 +305,19 @@ class VideoPipeline:
             ],
             "visuals": [v.kind for v in done],
         }
+
+
+def _visual(future: Future[Visual], slide: Slide) -> Visual:
+    """Return a finished visual, or raise its failure as the error of its stage."""
+    try:
+        return future.result()
+    except Stopped:
+        raise
+    except VideoforgeError as exc:
+        stage = _visual_stage(slide)
+        raise StageError(stage, f"slide {slide.slide_number}: {exc.detail}") from exc
+    except Exception as exc:
+        raise StageError(_visual_stage(slide), f"slide {slide.slide_number}: {exc!r}") from exc
 
 
 def _visual_stage(slide: Slide) -> str:

@@ -3,7 +3,8 @@
 Plain functions over slides, paths and the cache. Pictures come from the configured image
 sources (cached per query, with their credit); when none is found the slide is a text slide
 and the returned note says so. Animations are rendered from their declarative spec by our own
-code; nothing from a model or a request is executed.
+code; nothing from a model or a request is executed. `PictureTrack` lays the visuals into the
+video's picture track, slide by slide, as soon as each one and its length are known.
 """
 
 from __future__ import annotations
@@ -11,15 +12,27 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..core.animation_spec import validate_animation
 from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
-from ..media.compose import encode_frames
+from ..media.compose import CLIP_FPS
+from ..media.ffmpeg import ffmpeg_exe
+from ..media.h264 import (
+    SkipFrames,
+    VideoFormat,
+    VideoTrack,
+    encode_frames,
+    encode_still,
+    skip_frames_for,
+    x264_args,
+)
 from ..providers.base import ImageSource
 from ..render.animations import MIN_DURATION, animation_frames, plan_animation
 from ..render.draw import render_slide
@@ -28,7 +41,8 @@ from .cache import Cache
 log = logging.getLogger(__name__)
 
 RENDER_VERSION = "slides-2"  # bump when the slide look changes, so cached images are redone
-ANIMATION_VERSION = "animation-1"
+ANIMATION_VERSION = "animation-2"  # raw H.264 at the video's frame rate
+POSTER_QUALITY = 85
 
 
 @dataclass(frozen=True)
@@ -120,24 +134,35 @@ def render_animation(
     out: Path,
     *,
     total: int,
+    fps: int = CLIP_FPS,
+    skip: SkipFrames | Callable[[], SkipFrames] | None = None,
     theme: Theme = DEFAULT_THEME,
     cues: Sequence[tuple[float, float]] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> Path:
-    """Render an animation clip of exactly `duration` seconds (to a frame at 30 fps) to `out`.
+    """Render an animation clip of exactly `duration` seconds (to a frame at `fps`) to `out`.
 
     The first frame shows the slide's title and number and the animation's still parts; the
     elements then appear in order (at the narration's sentence `cues`, (start, end) seconds
     from the slide's start, when given) and all have appeared by FINISH of the duration; the
-    last frame shows everything. Raises InvalidRequest for a bad spec, `Stopped` (nothing
-    written) as soon as `should_stop` says the run must stop.
+    last frame shows everything. The clip is raw H.264 of round(duration * fps) frames for a
+    video of `size` at `fps` (`media.h264.encode_frames`; `skip` are that format's skip
+    frames, made on first use when not given). Raises InvalidRequest for a bad spec,
+    `Stopped` (nothing written) as soon as `should_stop` says the run must stop.
     """
     if not (math.isfinite(duration) and duration >= MIN_DURATION):
         raise ValueError(f"an animation must last at least {MIN_DURATION} s, not {duration}")
     spec = validate_animation(spec, bullets=slide.bullets)
     plan = plan_animation(spec, slide, size, total=total, theme=theme)
+    fmt = VideoFormat(size, fps)
     started = time.perf_counter()
-    encode_frames(animation_frames(plan, duration, cues), size, out, should_stop=should_stop)
+    encode_frames(
+        animation_frames(plan, duration, cues),
+        fmt,
+        out,
+        skip=skip or (lambda: skip_frames_for(fmt, should_stop=should_stop)),
+        should_stop=should_stop,
+    )
     log.debug(
         "rendered a %s animation of %.2f s at %s in %.2f s",
         spec["type"],
@@ -151,42 +176,155 @@ def render_animation(
 def make_animation(
     slide: Slide,
     total: int,
-    size: Size,
+    fmt: VideoFormat,
     cache: Cache,
-    duration: float,
+    frames: int,
     cues: tuple[tuple[float, float], ...] = (),
+    skip: Callable[[], SkipFrames] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Visual:
-    """Render a slide's animation clip lasting duration seconds (cached), with a still beside it.
+    """Render a slide's animation clip of `frames` frames (cached), with a still beside it.
 
     The render stops with `Stopped` (nothing cached) when `should_stop` says the run must stop.
     """
     assert slide.animation is not None
     key = cache.key(
         ANIMATION_VERSION,
-        str(size),
+        _encoder_fingerprint(fmt),
         str(slide.slide_number),
         str(total),
         slide.title,
         json.dumps(list(slide.bullets), ensure_ascii=False),
         json.dumps(slide.animation, sort_keys=True),
-        f"{duration:.3f}",
+        str(frames),
         json.dumps([[round(a, 3), round(b, 3)] for a, b in cues]),
     )
     clip, _ = cache.get_or_create(
         key,
-        ".mp4",
+        ".h264",
         lambda out: render_animation(
             slide.animation,
             slide,
-            size,
-            duration,
+            fmt.size,
+            frames / fmt.fps,
             out,
             total=total,
+            fps=fmt.fps,
+            skip=skip,
             cues=cues,
             should_stop=should_stop,
         ),
     )
-    still = render_still(slide, total, size, cache)
+    still = render_still(slide, total, fmt.size, cache)
     kind = slide.animation.get("type", "animation")
     return Visual(slide.slide_number, "animation", still, clip=clip, note=str(kind))
+
+
+def _encoder_fingerprint(fmt: VideoFormat) -> str:
+    """Return what an encode of `fmt` depends on: the ffmpeg build and the x264 settings."""
+    return f"{ffmpeg_exe()} {' '.join(x264_args(fmt))}"
+
+
+def skip_frames(
+    fmt: VideoFormat, cache: Cache, *, should_stop: Callable[[], bool] | None = None
+) -> SkipFrames:
+    """Return the skip frames of `fmt` (made once and kept in the cache)."""
+
+    def make(out: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="videoforge-skip-") as tmp:
+            SkipFrames.make(fmt, workdir=Path(tmp), should_stop=should_stop).save(out)
+
+    key = cache.key("skip-frames-1", _encoder_fingerprint(fmt))
+    path, _ = cache.get_or_create(key, ".h264", make)
+    return SkipFrames.load(fmt, path)
+
+
+def write_poster(still: Path, out: Path) -> Path:
+    """Write a slide's still as the video's poster, a JPEG."""
+    from PIL import Image
+
+    with Image.open(still) as image:
+        picture = image.convert("RGB")
+    partial = out.with_name(f".{out.name}")
+    picture.save(partial, format="JPEG", quality=POSTER_QUALITY, optimize=True)
+    partial.replace(out)
+    return out
+
+
+class PictureTrack:
+    """The video's picture track, built on a thread of its own while the narration is spoken.
+
+    `prepare` starts encoding a still slide as soon as its still is drawn; `add` lays a
+    slide into the track once its number of frames is known (its still held for that long,
+    or its animation clip), in slide order; the first slide's still becomes the poster.
+    `finish` waits for all of it and returns the raw H.264 track. Encodes ask
+    `should_stop`, so `abort` (or a stopping run) ends them within a moment.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: VideoFormat,
+        cache: Cache,
+        *,
+        poster: Path | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        name: str = "pictures",
+    ):
+        self.path = Path(path)
+        self.fmt = fmt
+        self.poster = poster
+        self.should_stop = should_stop
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._skip = self._thread.submit(skip_frames, fmt, cache, should_stop=should_stop)
+        self._stills: dict[int, Future[bytes]] = {}
+        self._added: list[Future[None]] = []
+        self._track: VideoTrack | None = None
+
+    def skip(self) -> SkipFrames:
+        """Return the format's skip frames (waiting for them on first use)."""
+        return self._skip.result()
+
+    def prepare(self, index: int, visual: Future[Visual]) -> None:
+        """Encode slide `index`'s still as soon as it is drawn."""
+        self._stills[index] = self._thread.submit(self._encode, visual)
+
+    def add(self, index: int, visual: Future[Visual], frames: int) -> None:
+        """Lay slide `index` into the track for `frames` frames (after the slides before it)."""
+        self._added.append(self._thread.submit(self._add, index, visual, frames))
+
+    def failure(self) -> BaseException | None:
+        """Return the error of a step that failed already, if any."""
+        for future in [self._skip, *self._added]:
+            if future.done() and future.exception() is not None:
+                return future.exception()
+        return None
+
+    def finish(self) -> Path:
+        """Wait until every slide is in the track, close it and return its path."""
+        for future in self._added:
+            future.result()
+        self._thread.shutdown()
+        if self._track is not None:
+            self._track.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the steps not started; a running encode stops at its next stop check."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    def _encode(self, visual: Future[Visual]) -> bytes:
+        return encode_still(visual.result().still, self.fmt, should_stop=self.should_stop)
+
+    def _add(self, index: int, visual: Future[Visual], frames: int) -> None:
+        if self._track is None:
+            self._track = VideoTrack(self.path, self.fmt, self.skip())
+        done = visual.result()
+        if index == 0 and self.poster is not None:
+            write_poster(done.still, self.poster)
+        if done.clip is not None:
+            self._track.add_clip(Path(done.clip).read_bytes(), frames)
+            return
+        still = self._stills.get(index)
+        idr = still.result() if still is not None else self._encode(visual)
+        self._track.add_still(idr, frames)

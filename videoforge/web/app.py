@@ -20,7 +20,7 @@ from ..core.request import Capabilities
 from ..core.settings import Settings
 from ..store.runs import QueueLimits, RunStore
 from .auth import TokenAuth
-from .files import Captions, GenerationVideo, RunFile, Video
+from .files import Captions, GenerationVideo, Poster, RunFile, Video
 from .generations import Generate, GenerationItem, Generations, Status, Voices
 from .health import Health
 from .hosts import HostCheck, allowed_hosts
@@ -145,6 +145,7 @@ def create_app(
     app.add_route(
         "/api/generations/{generation_id}/video", GenerationVideo(store, settings.videos_dir)
     )
+    app.add_route("/api/generations/{generation_id}/poster.jpg", Poster(store, runs_dir))
     app.add_route("/api/video/{filename}", Video(settings.videos_dir, store))
     app.add_route("/api/content/{generation_id}", RunFile(store, runs_dir, "content.json"))
     app.add_route("/api/script/{generation_id}", RunFile(store, runs_dir, "script.json"))

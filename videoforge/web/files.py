@@ -164,6 +164,22 @@ class RunFile:
         resp.media = json.loads(path.read_text(encoding="utf-8"))
 
 
+class Poster(RunFile):
+    """GET /api/generations/{id}/poster.jpg: the newest run's first slide, as a JPEG.
+
+    The run writes it as soon as its first slide is drawn, so a page can show it while the
+    video is still being made.
+    """
+
+    def __init__(self, store: RunStore, runs_dir: Path):
+        super().__init__(store, runs_dir, "poster.jpg")
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        send_file(req, resp, self._path(generation_id, self.name), "image/jpeg")
+
+    on_head = on_get
+
+
 class Captions(RunFile):
     def __init__(self, store: RunStore, runs_dir: Path):
         super().__init__(store, runs_dir, "captions")

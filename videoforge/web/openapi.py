@@ -12,7 +12,7 @@ from typing import Any
 from .. import __version__
 from ..core.animation_spec import animation_schema
 from ..core.outline import MAX_BULLET, MAX_BULLETS, MAX_IMAGE, MAX_SLIDES, MAX_TITLE
-from ..core.request import MAX_SOURCE_TEXT, MAX_TOPIC, TONES
+from ..core.request import DEFAULT_FPS, FRAME_RATES, MAX_SOURCE_TEXT, MAX_TOPIC, TONES
 from ..core.stages import STAGES
 from ..core.types import SUPPORTED_SIZES
 
@@ -77,6 +77,12 @@ def request_schema(max_slide_narration: int) -> dict:
             "tone": {"type": "string", "enum": list(TONES)},
             "size": {"type": "string", "enum": [str(s) for s in SUPPORTED_SIZES]},
             "voice": {"type": "string", "description": "an id from GET /api/voices"},
+            "fps": {
+                "type": "integer",
+                "enum": list(FRAME_RATES),
+                "default": DEFAULT_FPS,
+                "description": "frames a second of the video (constant)",
+            },
             "slides": {"type": "array", "minItems": 1, "maxItems": MAX_SLIDES, "items": slide},
             "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT},
         },
@@ -167,6 +173,17 @@ def openapi(*, max_slide_narration: int, token: bool) -> dict:
                 "responses": {
                     "200": _answer("the video", {"type": "string"}, "video/mp4"),
                     "206": _answer("a byte range", {"type": "string"}, "video/mp4"),
+                    **_errors(400, 401, 404, 416, 503),
+                },
+            }
+        },
+        "/api/generations/{generation_id}/poster.jpg": {
+            "get": {
+                "summary": "the newest run's poster: its first slide as a JPEG",
+                "parameters": [_ID],
+                "responses": {
+                    "200": _answer("the poster", {"type": "string"}, "image/jpeg"),
+                    "206": _answer("a byte range", {"type": "string"}, "image/jpeg"),
                     **_errors(400, 401, 404, 416, 503),
                 },
             }
