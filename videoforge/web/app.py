@@ -120,6 +120,7 @@ def create_app(
     )
     runs_dir = settings.runs_dir
     app.add_route("/", Index())
+    app.add_static_route("/static", str(STATIC_DIR))  # the page's CSS and JavaScript
     app.add_route("/health", Health(store, gate, token=settings.api_token, public=settings.public))
     limits = QueueLimits(
         max_queued=settings.max_queued, max_per_client=settings.max_queued_per_client
