@@ -23,7 +23,7 @@ ALLOWED = {
     "pipeline": {"core", "media", "render", "providers", "pipeline"},
     "worker": {"core", "store", "worker"},
     "web": {"core", "store", "web"},
-    "cli": {"core", "store", "media", "render", "providers", "pipeline", "worker", "web"},
+    "cli": {"core", "store", "media", "render", "providers", "pipeline", "worker", "web", "cli"},
 }
 # Helpers for the tests and benchmarks only: no module of the service may import them.
 TEST_ONLY = {"videoforge.media.inspection"}

@@ -1,8 +1,9 @@
 """Entry points: read the environment once, configure logging, wire the parts, run.
 
 ``serve.py`` and ``worker.py`` at the top level call ``serve_main`` and ``worker_main``; the
-``videoforge`` console script offers the same as sub-commands plus ``migrate`` and ``run``
-(web and worker together, for a single machine).
+``videoforge`` console script offers the same as sub-commands plus ``migrate``, ``run`` (web
+and worker together, for a single machine), ``prune``, and the terminal client's
+``generate`` (cli/generate.py) and ``doctor`` (cli/doctor.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .core.request import Capabilities
-from .core.settings import Settings
-from .store.database import Database
-from .store.runs import RunStore
+from ..core.request import Capabilities
+from ..core.settings import Settings
+from ..store.database import Database
+from ..store.runs import RunStore
 
 log = logging.getLogger("videoforge")
 
@@ -38,7 +39,7 @@ def _setup(settings: Settings) -> tuple[Database, RunStore]:
 
 def capabilities_for(settings: Settings) -> Capabilities:
     """Say what this deployment can do, from its settings and voice files (no model is loaded)."""
-    from .providers.registry import voices
+    from ..providers.registry import voices
 
     found, default = voices(settings)
     return Capabilities(
@@ -52,11 +53,16 @@ def capabilities_for(settings: Settings) -> Capabilities:
 
 def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
     """Run the web process: Waitress serving the Falcon app; 2 when the bind would be unsafe."""
-    from .web.app import create_app
-    from .web.hosts import unsafe_bind
-    from .web.server import make_server
+    from ..web.app import create_app
+    from ..web.hosts import unsafe_bind
+    from ..web.server import make_server
 
-    parser = argparse.ArgumentParser(prog="serve.py", description="Run the videoforge web process")
+    parser = argparse.ArgumentParser(
+        prog="serve.py",
+        description="Run the videoforge web process (Waitress serving the API, the page and"
+        " the progress stream) on HOST:PORT; settings come from the environment."
+        " Example: PORT=8080 python serve.py",
+    )
     parser.parse_args(argv)
     settings = Settings.from_env(os.environ if environ is None else environ)
     refusals = unsafe_bind(settings)
@@ -97,11 +103,15 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
     A signal makes the worker stop claiming and give its current run back to the queue (it
     stops Piper and ffmpeg at their next check), then exit; a second one changes nothing.
     """
-    from .media.ffmpeg import ffmpeg_exe
-    from .worker.loop import Worker
-    from .worker.retention import Retention
+    from ..media.ffmpeg import ffmpeg_exe
+    from ..worker.loop import Worker
+    from ..worker.retention import Retention
 
-    parser = argparse.ArgumentParser(prog="worker.py", description="Run a videoforge worker")
+    parser = argparse.ArgumentParser(
+        prog="worker.py",
+        description="Run a videoforge worker: claim queued runs and make their videos until"
+        " SIGTERM or Ctrl-C. Example: python worker.py --once",
+    )
     parser.add_argument("--once", action="store_true", help="drain the queue, then exit")
     parser.add_argument(
         "--pipeline",
@@ -138,6 +148,13 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
 
 
 def migrate_main(argv: Sequence[str] | None = None) -> int:
+    """Apply the database migrations not yet applied, then exit."""
+    argparse.ArgumentParser(
+        prog="videoforge migrate",
+        description="Bring the database (DATABASE_URL, or the SQLite file in"
+        " VIDEOFORGE_DATA_DIR) up to date with migrations/; serve and worker do it at start too."
+        " Example: DATABASE_URL=postgresql://vf@db/vf videoforge migrate",
+    ).parse_args(argv)
     settings = Settings.from_env(os.environ)
     db, _store = _setup(settings)
     log.info("database is up to date (%s)", db.dialect)
@@ -154,8 +171,13 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     worker, which gives its run back to the queue; the web stops, the worker is waited for
     (RUN_STOP_WAIT seconds at most, then killed) and the command exits 0, leaving no process.
     """
-    from .web.hosts import unsafe_bind
+    from ..web.hosts import unsafe_bind
 
+    argparse.ArgumentParser(
+        prog="videoforge run",
+        description="Run the web process and one worker together on this machine (the"
+        " single-server default); Ctrl-C stops both. Example: PORT=8080 videoforge run",
+    ).parse_args(argv)
     stopping = threading.Event()
     lock = threading.Lock()  # held while the worker is replaced, so a stop sees the new one
     worker: subprocess.Popen | None = None
@@ -214,14 +236,15 @@ def run_main(argv: Sequence[str] | None = None) -> int:
 
 def prune_main(argv: Sequence[str] | None = None, environ: dict | None = None) -> int:
     """Remove finished runs' files now by the retention settings (or --days, --mb); 1 on errors."""
-    from .core.settings import ConfigError, settings_rows
-    from .worker.retention import prune
+    from ..core.settings import ConfigError, settings_rows
+    from ..worker.retention import prune
 
     parser = argparse.ArgumentParser(
         prog="videoforge prune",
         description="Remove the files of runs that finished more than VIDEOFORGE_KEEP_DAYS ago;"
         " past VIDEOFORGE_KEEP_MB, the oldest finished runs' files, then the least recently"
-        " written cache entries. Queued and running runs are never touched.",
+        " written cache entries. Queued and running runs are never touched."
+        " Example: videoforge prune --days 7 --dry-run",
     )
     parser.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
     parser.add_argument(
@@ -271,19 +294,46 @@ def prune_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
     return 1 if report.errors else 0
 
 
+COMMANDS = {  # name: (module in this package, function, one line for the usage)
+    "generate": ("generate", "generate_main", "make a video from a topic, outline or document"),
+    "doctor": ("doctor", "doctor_main", "check ffmpeg, the voice, the database, disk, providers"),
+    "serve": ("", "serve_main", "run the web process"),
+    "worker": ("", "worker_main", "run a worker process"),
+    "run": ("", "run_main", "run web and one worker together on this machine"),
+    "migrate": ("", "migrate_main", "bring the database's tables up to date"),
+    "prune": ("", "prune_main", "remove old runs' files by the retention settings"),
+}
+
+
+def usage() -> str:
+    """Return the console script's usage: each command with its line, and an example."""
+    lines = ["usage: videoforge COMMAND [options]   (videoforge COMMAND --help for more)", ""]
+    lines += [f"  {name:<9} {text}" for name, (_, _, text) in COMMANDS.items()]
+    lines += [
+        "",
+        "examples:",
+        '  videoforge generate "Photosynthesis" --outline deck.md -o photosynthesis.mp4',
+        "  videoforge doctor",
+        "  videoforge run",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command argv names (the ``videoforge`` console script)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {
-        "serve": serve_main,
-        "worker": worker_main,
-        "migrate": migrate_main,
-        "run": run_main,
-        "prune": prune_main,
-    }
-    if not argv or argv[0] not in commands:
-        print("usage: videoforge {serve|worker|migrate|run|prune} [options]", file=sys.stderr)
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        print(usage(), file=sys.stderr)
         return 2
-    return commands[argv[0]](argv[1:])
+    module, function, _ = COMMANDS[argv[0]]
+    if module:  # the terminal client's commands load only when asked for
+        command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    else:
+        command = globals()[function]
+    return command(argv[1:])
 
 
 if __name__ == "__main__":
