@@ -188,6 +188,9 @@ def test_a_query_token_is_refused_where_a_header_can_be_sent(make_client):
         ("GET", "/api/status/Intro"),
         ("GET", "/api/content/Intro"),
         ("GET", "/api/voices"),
+        ("GET", "/api/generations/Intro/deck"),
+        ("GET", "/api/generations/Intro/deck.pptx"),
+        ("POST", "/api/generations/Intro/runs"),
         ("DELETE", "/api/generations/Intro"),
         ("POST", "/api/generate"),
         ("GET", "/health"),
@@ -203,7 +206,7 @@ def test_a_query_token_is_refused_where_a_header_can_be_sent(make_client):
     assert queued_total(client, headers=BEARER) == 0
 
 
-def test_a_query_token_opens_the_stream_videos_and_captions(make_client):
+def test_a_query_token_opens_the_stream_videos_captions_poster_and_slide_images(make_client):
     client = make_client(api_token=TOKEN)
     resp = client.simulate_get("/api/progress/Intro", params={"token": TOKEN})
     assert resp.status_code == 200 and resp.text.startswith("retry:")
@@ -211,6 +214,8 @@ def test_a_query_token_opens_the_stream_videos_and_captions(make_client):
         "/api/video/Intro-1.mp4",
         "/api/generations/Intro/video",
         "/api/captions/Intro.vtt",
+        "/api/generations/Intro/poster.jpg",  # <video poster>, <img>
+        "/api/generations/Intro/slides/1.png",
     ):
         assert client.simulate_get(path, params={"token": TOKEN}).status_code == 404, path
         assert client.simulate_get(path, params={"token": "wrong"}).status_code == 401, path

@@ -220,3 +220,40 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         source_text=source_text,
         fps=fps,
     )
+
+
+RERENDER_FIELDS = ("slides", "language", "tone", "size", "fps", "voice")
+
+
+def parse_rerender_request(
+    body: Any, generation: dict[str, Any], capabilities: Capabilities
+) -> GenerationRequest:
+    """Validate a POST /api/generations/{id}/runs body: a changed outline for an existing generation.
+
+    `generation` is the stored request of the generation's newest run: its topic is kept (so
+    the id stays), and so are its language, tone, size, fps and voice unless the body sends
+    them. Then the rules of POST /api/generate apply: 400 for malformed fields, 422 for what
+    cannot be done here.
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    unknown = sorted(set(body) - set(RERENDER_FIELDS))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field(s): {', '.join(map(repr, unknown))}; allowed: "
+            f"{', '.join(RERENDER_FIELDS)} (the topic, and so the id, stay the generation's)"
+        )
+    if body.get("slides") is None:
+        raise InvalidRequest(
+            "'slides' is required: the changed deck as an outline"
+            " (GET /api/generations/{id}/deck gives the current one)"
+        )
+    merged: dict[str, Any] = {"topic": generation.get("topic"), "slides": body["slides"]}
+    for name in RERENDER_FIELDS[1:]:
+        if name in body:
+            merged[name] = body[name]
+        elif generation.get(name) is not None:
+            merged[name] = generation[name]
+    if "voice" not in body and capabilities.voice(str(merged.get("voice", ""))) is None:
+        merged.pop("voice", None)  # the earlier voice is gone from this deployment: the default
+    return parse_generation_request(merged, capabilities)

@@ -68,10 +68,11 @@ STAGES: tuple[Stage, ...] = (
         {"start": "📜 Generating voice scripts..."},
     ),
     Stage(
-        "generating_audio", 30, 47, "Generating voice narration (two events per slide)",
+        "generating_audio", 30, 47, "Generating voice narration (two events per slide, one if reused)",
         {
             "slide": "🎤 Generating audio for slide {slide}/{slides}...",
             "done": "✅ Generated audio for slide {slide}/{slides} ({seconds:.1f}s)",
+            "reused": "♻️ Reused audio for slide {slide}/{slides}",
         },
     ),
     Stage(
@@ -84,18 +85,25 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "generating_animation", 50, 80, "Rendering animations (one event per slide)",
-        {"done": "🎬 Rendered {kind} animation for slide {slide}/{slides}"},
+        {
+            "done": "🎬 Rendered {kind} animation for slide {slide}/{slides}",
+            "reused": "♻️ Reused {kind} animation for slide {slide}/{slides}",
+        },
     ),
     Stage(
         "fetching_image", 50, 80, "Downloading images (one event per slide)",
         {
             "done": "🖼️ Fetched image for slide {slide}/{slides}: {credit}",
             "fallback": "⚠️ {note} (slide {slide}/{slides})",
+            "reused": "♻️ Reused image for slide {slide}/{slides}: {credit}",
         },
     ),
     Stage(
         "generating_slide", 50, 80, "Creating text slides (one event per slide)",
-        {"done": "🖼️ Created text slide {slide}/{slides}"},
+        {
+            "done": "🖼️ Created text slide {slide}/{slides}",
+            "reused": "♻️ Reused text slide {slide}/{slides}",
+        },
     ),
     Stage(
         "composing_video", 85, 95, "Combining slides and audio",

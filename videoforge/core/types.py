@@ -212,6 +212,19 @@ class Run:
         return f"{self.generation_id}-{self.id}-a{self.attempts}.mp4"
 
 
+# The files of a run's folder that the web serves and the pipeline writes (besides the
+# content, script and captions): the deck to edit, its exports, and the slide stills.
+DECK_FILE = "deck.json"
+PPTX_FILE = "deck.pptx"
+PDF_FILE = "deck.pdf"
+STILLS_FOLDER = "slides"
+
+
+def still_name(number: int) -> str:
+    """Return the file name of slide `number`'s still (1-based) in the run's `slides/` folder."""
+    return f"{number:02d}.png"
+
+
 @dataclass(frozen=True)
 class Event:
     """One progress event of a run, as the stream sends it."""

@@ -107,15 +107,19 @@ def content_json(
         "language": request.language,
         "tone": request.tone,
         "size": request.size,
+        "total_slides": len(items),
         "slides": items,
         "credits": [v.credit for v in visuals or () if v.credit],
     }
 
 
 def script_json(
-    gid: str, slides: list[Slide], spans: list[tuple[float, float]] | None
+    gid: str,
+    request: GenerationRequest,
+    slides: list[Slide],
+    spans: list[tuple[float, float]] | None,
 ) -> dict[str, Any]:
-    """Describe the narration in the reference's script shape."""
+    """Describe the narration in the reference's script shape (`scripts` is an older alias)."""
     items = []
     for i, s in enumerate(slides):
         start, duration = spans[i] if spans else (None, None)
@@ -128,4 +132,42 @@ def script_json(
             }
         )
     total = round(spans[-1][0] + spans[-1][1], 3) if spans else None
-    return {"generation_id": gid, "total_duration": total, "scripts": items}
+    return {
+        "generation_id": gid,
+        "topic": request.topic,
+        "language": request.language,
+        "total_duration": total,
+        "slide_scripts": items,
+        "scripts": items,
+    }
+
+
+def deck_json(gid: str, run_id: int, request: GenerationRequest, slides: list[Slide]) -> dict:
+    """Describe a finished deck as POST /api/generate's outline, its narration as spoken.
+
+    GET /api/generations/{id}/deck serves it; sent back (changed) to
+    POST /api/generations/{id}/runs it makes the next run of the same generation. An
+    animation the pipeline suggested from a slide's bullets is left out (null), so that it
+    follows the bullets when they are edited.
+    """
+    asked = [s.animation for s in request.slides] or [s.animation for s in slides]
+    return {
+        "generation_id": gid,
+        "run_id": run_id,
+        "topic": request.topic,
+        "language": request.language,
+        "tone": request.tone,
+        "size": request.size,
+        "fps": request.fps,
+        "voice": request.voice,
+        "slides": [
+            {
+                "title": s.title,
+                "bullets": list(s.bullets),
+                "narration": s.narration,
+                "image": s.image,
+                "animation": animation,
+            }
+            for s, animation in zip(slides, asked, strict=True)
+        ],
+    }

@@ -26,7 +26,7 @@ def narrate(
     WAV always has its cues. The voice asks `should_stop` as it goes and raises `Stopped`,
     leaving nothing in the cache, when the run must stop.
     """
-    key = cache.key("narration-1", speech.voice_id(), slide.narration)
+    key = _key(slide, speech, cache)
 
     def make(out: Path) -> None:
         if hasattr(speech, "synthesize_sentences"):
@@ -43,6 +43,21 @@ def narrate(
         cues.unlink()
 
     wav, hit = cache.get_or_create(key, ".wav", make)
+    return _narration(slide, cache, key, wav), hit
+
+
+def cached_narration(slide: Slide, speech: SpeechProvider, cache: Cache) -> Narration | None:
+    """Return a slide's narration when the cache already holds it (text and voice), else None."""
+    key = _key(slide, speech, cache)
+    wav = cache.get(key, ".wav")
+    return _narration(slide, cache, key, wav) if wav is not None else None
+
+
+def _key(slide: Slide, speech: SpeechProvider, cache: Cache) -> str:
+    return cache.key("narration-1", speech.voice_id(), slide.narration)
+
+
+def _narration(slide: Slide, cache: Cache, key: str, wav: Path) -> Narration:
     sentences = json.loads(cache.path(key, ".cues.json").read_text(encoding="utf-8"))
     cues = tuple(Cue(a, b, text) for text, a, b in sentences)
-    return Narration(slide.slide_number, wav, wav_duration(wav), cues), hit
+    return Narration(slide.slide_number, wav, wav_duration(wav), cues)

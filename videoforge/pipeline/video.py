@@ -27,7 +27,17 @@ from ..core.files import write_json_atomic
 from ..core.request import GenerationRequest
 from ..core.settings import Settings
 from ..core.stages import event
-from ..core.types import Narration, Report, Run, Size, Slide, Usage
+from ..core.types import (
+    DECK_FILE,
+    PDF_FILE,
+    PPTX_FILE,
+    Narration,
+    Report,
+    Run,
+    Size,
+    Slide,
+    Usage,
+)
 from ..media.compose import AAC_PEAK_MARGIN, Chapter, mux
 from ..media.h264 import VideoFormat
 from ..providers.base import ImageSource, SpeechProvider
@@ -35,8 +45,9 @@ from ..providers.images.finder import ImageFinder
 from .audio import NarrationTrack
 from .cache import Cache
 from .captions import write_srt, write_vtt
-from .deck import content_json, script_json, write_scripts, write_slides
-from .narration import narrate
+from .deck import content_json, deck_json, script_json, write_scripts, write_slides
+from .export import keep_still, write_pdf, write_pptx
+from .narration import cached_narration, narrate
 from .timeline import CREDITS_TAIL, LEAD_IN, PAUSE, TAIL, credits_cue, sentence_times, timeline
 from .visuals import PictureTrack, Visual, make_animation, make_visual
 
@@ -169,7 +180,7 @@ class VideoPipeline:
             report.usage,
             max_narration=self.settings.max_narration,
         )
-        write_json_atomic(workdir / "script.json", script_json(gid, slides, None))
+        write_json_atomic(workdir / "script.json", script_json(gid, request, slides, None))
         speech = self.speech_for(request, report.usage)
         timings["content_and_scripts"] = clock() - t
 
@@ -215,9 +226,14 @@ class VideoPipeline:
         synthesized = 0
         # A failure below is reported by the worker under the step last reported.
         for i, slide in enumerate(slides):
-            report(*event("generating_audio", "slide", i, n, slide=i + 1, slides=n))
-            narration, hit = narrate(slide, speech, self.cache, should_stop=should_stop)
-            synthesized += not hit
+            # Speech the cache holds (an unchanged slide of a re-render) is said to be reused.
+            reused = cached_narration(slide, speech, self.cache)
+            if reused is None:
+                report(*event("generating_audio", "slide", i, n, slide=i + 1, slides=n))
+                narration, hit = narrate(slide, speech, self.cache, should_stop=should_stop)
+                synthesized += not hit
+            else:
+                narration = reused
             narrations.append(narration)
             # The last slide's speech goes to the encoder now; its tail of silence waits for
             # the visuals (picture credits or not), and so does its place on the timeline.
@@ -225,9 +241,11 @@ class VideoPipeline:
             if i < n - 1:
                 lay_out(i, narration)
             seconds = narration.duration
-            report(
-                *event("generating_audio", "done", i + 1, n, slide=i + 1, slides=n, seconds=seconds)
-            )
+            where = {"slide": i + 1, "slides": n}
+            if reused is None:
+                report(*event("generating_audio", "done", i + 1, n, seconds=seconds, **where))
+            else:
+                report(*event("generating_audio", "reused", i + 1, n, **where))
         timings["speech"] = clock() - t
 
         t = clock()
@@ -250,11 +268,16 @@ class VideoPipeline:
         t = clock()
         report(*event("generating_media", "start"))
         done: list[Visual] = []
+        stills: list[Path] = []  # the run folder's copies, which GET .../slides/{n}.png serves
         for i, future in enumerate(visuals):
             assert future is not None
             done.append(_visual(future, slides[i]))
+            stills.append(keep_still(done[-1].still, i + 1, workdir))
             report(*_visual_event(done[-1], i, n))
         timings["visuals_last"] = clock() - t
+        # The deck's downloads are made from the stills on the (now idle) render thread while
+        # the video is finished and joined.
+        exported = renderer.submit(_export, slides, stills, size, workdir)
 
         t = clock()
         report(*event("composing_video", "start"))
@@ -274,7 +297,12 @@ class VideoPipeline:
         write_vtt(cues, workdir / "captions.vtt", total=total)
         write_srt(cues, workdir / "captions.srt", total=total)
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides, spans, done))
-        write_json_atomic(workdir / "script.json", script_json(gid, slides, spans))
+        write_json_atomic(workdir / "script.json", script_json(gid, request, slides, spans))
+        t = clock()
+        timings["export"] = exported.result()
+        timings["export_wait"] = clock() - t
+        # Last: GET /api/generations/{id}/deck serves it once the run is completed.
+        write_json_atomic(workdir / DECK_FILE, deck_json(gid, run.id, request, slides))
         log.info(
             "run %s: video %s (%.1f s, %d fps) in stages %s; %d of %d narrations synthesized",
             run.id,
@@ -307,6 +335,14 @@ class VideoPipeline:
         }
 
 
+def _export(slides: list[Slide], stills: list[Path], size: Size, workdir: Path) -> float:
+    """Write the deck's PPTX and PDF into the run folder; return the seconds it took."""
+    started = time.perf_counter()
+    write_pptx(slides, stills, size, workdir / PPTX_FILE)
+    write_pdf(stills, workdir / PDF_FILE)
+    return time.perf_counter() - started
+
+
 def _visual(future: Future[Visual], slide: Slide) -> Visual:
     """Return a finished visual, or raise its failure as the error of its stage."""
     try:
@@ -329,15 +365,16 @@ def _visual_stage(slide: Slide) -> str:
 def _visual_event(visual: Visual, i: int, n: int) -> tuple[str, int, str]:
     """Word the progress event of one finished slide visual."""
     where = {"slide": i + 1, "slides": n}
+    made = "reused" if visual.reused else "done"  # an unchanged slide of a re-render
     if visual.kind == "animation":
-        return event("generating_animation", "done", i + 1, n, kind=visual.note, **where)
+        return event("generating_animation", made, i + 1, n, kind=visual.note, **where)
     if visual.kind == "image":
         credit = visual.credit["attribution"]
-        return event("fetching_image", "done", i + 1, n, credit=credit, **where)
+        return event("fetching_image", made, i + 1, n, credit=credit, **where)
     if visual.note:
         note = visual.note.capitalize()
         return event("fetching_image", "fallback", i + 1, n, note=note, **where)
-    return event("generating_slide", "done", i + 1, n, **where)
+    return event("generating_slide", made, i + 1, n, **where)
 
 
 def _duration(seconds: float) -> str:

@@ -55,34 +55,49 @@ class Visual:
     clip: Path | None = None
     credit: dict[str, Any] | None = None
     note: str = ""  # said in the progress message, e.g. why a picture slide became a text slide
+    reused: bool = False  # everything it shows came from the cache (an unchanged slide)
 
 
 def find_image(
     query: str, finder: ImageSource, cache: Cache, size: Size, workdir: Path
 ) -> FoundImage | None:
     """Find a picture for a query through the sources (cached per query, sources and orientation)."""
+    return _find_image(query, finder, cache, size, workdir)[0]
+
+
+def _find_image(
+    query: str, finder: ImageSource, cache: Cache, size: Size, workdir: Path
+) -> tuple[FoundImage | None, bool]:
+    """Find a picture as find_image does; say whether it came from the cache."""
     orientation = "portrait" if size.height > size.width else "landscape"
     sources = ",".join(getattr(s, "name", "?") for s in getattr(finder, "sources", ()))
     key = cache.key("image-1", sources, orientation, query.strip().lower())
     png, meta = cache.get(key, ".png"), cache.get(key, ".credit.json")
     if png is not None and meta is not None:
-        return FoundImage(path=png, **json.loads(meta.read_text(encoding="utf-8")))
+        return FoundImage(path=png, **json.loads(meta.read_text(encoding="utf-8"))), True
     found = finder.find(query, workdir=workdir, size=size)
     if found is None:
-        return None
+        return None, False
     credit = {k: v for k, v in found.credit().items() if k != "attribution"}
     meta_tmp = workdir / f".credit-{key}.json"
     meta_tmp.write_text(json.dumps(credit), encoding="utf-8")
     cache.put(key, ".credit.json", meta_tmp)  # the credit first: a cached picture always has one
     meta_tmp.unlink()
     stored = cache.put(key, ".png", found.path)
-    return replace(found, path=stored)
+    return replace(found, path=stored), False
 
 
 def render_still(
     slide: Slide, total: int, size: Size, cache: Cache, image: FoundImage | None = None
 ) -> Path:
     """Render a slide's still, with its picture if any (cached per content, picture and size)."""
+    return _render_still(slide, total, size, cache, image)[0]
+
+
+def _render_still(
+    slide: Slide, total: int, size: Size, cache: Cache, image: FoundImage | None = None
+) -> tuple[Path, bool]:
+    """Render a still as render_still does; say whether it came from the cache."""
     picture = cache.key(image.path.read_bytes(), image.attribution) if image else ""
     key = cache.key(
         RENDER_VERSION,
@@ -93,10 +108,9 @@ def render_still(
         json.dumps(list(slide.bullets), ensure_ascii=False),
         picture,
     )
-    path, _ = cache.get_or_create(
+    return cache.get_or_create(
         key, ".png", lambda out: render_slide(slide, size, out, total=total, image=image)
     )
-    return path
 
 
 def make_visual(
@@ -114,16 +128,22 @@ def make_visual(
         if finder is None:
             note = f"no image source is configured for “{slide.image}”; using a text slide"
         else:
-            image = find_image(slide.image, finder, cache, size, workdir)
+            image, found = _find_image(slide.image, finder, cache, size, workdir)
             if image is None:
                 note = f"no image found for “{slide.image}”; using a text slide"
         if image is not None:
-            still = render_still(slide, total, size, cache, image)
-            return Visual(slide.slide_number, "image", still, credit=image.credit())
-        return Visual(
-            slide.slide_number, "text", render_still(slide, total, size, cache), note=note
-        )
-    return Visual(slide.slide_number, "text", render_still(slide, total, size, cache))
+            still, drawn = _render_still(slide, total, size, cache, image)
+            return Visual(
+                slide.slide_number,
+                "image",
+                still,
+                credit=image.credit(),
+                reused=found and drawn,
+            )
+        still, drawn = _render_still(slide, total, size, cache)
+        return Visual(slide.slide_number, "text", still, note=note, reused=drawn)
+    still, drawn = _render_still(slide, total, size, cache)
+    return Visual(slide.slide_number, "text", still, reused=drawn)
 
 
 def render_animation(
@@ -199,7 +219,7 @@ def make_animation(
         str(frames),
         json.dumps([[round(a, 3), round(b, 3)] for a, b in cues]),
     )
-    clip, _ = cache.get_or_create(
+    clip, rendered = cache.get_or_create(
         key,
         ".h264",
         lambda out: render_animation(
@@ -215,9 +235,16 @@ def make_animation(
             should_stop=should_stop,
         ),
     )
-    still = render_still(slide, total, fmt.size, cache)
+    still, drawn = _render_still(slide, total, fmt.size, cache)
     kind = slide.animation.get("type", "animation")
-    return Visual(slide.slide_number, "animation", still, clip=clip, note=str(kind))
+    return Visual(
+        slide.slide_number,
+        "animation",
+        still,
+        clip=clip,
+        note=str(kind),
+        reused=rendered and drawn,
+    )
 
 
 def _encoder_fingerprint(fmt: VideoFormat) -> str:

@@ -18,10 +18,27 @@ from ..core.errors import (
 )
 from ..core.request import Capabilities
 from ..core.settings import Settings
+from ..core.types import PDF_FILE, PPTX_FILE
 from ..store.runs import QueueLimits, RunStore
 from .auth import TokenAuth
-from .files import Captions, GenerationVideo, Poster, RunFile, Video
-from .generations import Generate, GenerationItem, Generations, Status, Voices
+from .files import (
+    Captions,
+    Deck,
+    DeckDownload,
+    GenerationVideo,
+    Poster,
+    RunFile,
+    SlideImage,
+    Video,
+)
+from .generations import (
+    Generate,
+    GenerationItem,
+    GenerationRuns,
+    Generations,
+    Status,
+    Voices,
+)
 from .health import Health
 from .hosts import HostCheck, allowed_hosts
 from .openapi import OpenAPIDocument, openapi
@@ -31,11 +48,18 @@ from .stream import ChangeSignal, StreamGate, StreamTiming
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
+def _title(status: str | int) -> str:
+    """Return the reason phrase of an HTTP status ("404 Not Found" -> "Not Found")."""
+    code = falcon.code_to_http_status(status)
+    return code.partition(" ")[2] or code
 
 
 def _handle_error(req: falcon.Request, resp: falcon.Response, ex: VideoforgeError, params) -> None:
     resp.status = ex.status
-    body: dict = {"detail": ex.detail}
+    body: dict = {"title": _title(ex.status), "detail": ex.detail}
     if isinstance(ex, Conflict):
         body.update(ex.extra)
     if isinstance(ex, Unauthorized):
@@ -52,7 +76,10 @@ def _handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception
     log.exception("unhandled error on %s %s", req.method, req.path)
     resp.status = falcon.HTTP_500
     resp.content_type = falcon.MEDIA_JSON
-    resp.media = {"detail": "internal error; the server log has the details"}
+    resp.media = {
+        "title": _title(falcon.HTTP_500),
+        "detail": "internal error; the server log has the details",
+    }
 
 
 def _handle_database_down(
@@ -61,7 +88,10 @@ def _handle_database_down(
     log.error("database error on %s %s: %s", req.method, req.path, ex)
     resp.status = falcon.HTTP_503
     resp.content_type = falcon.MEDIA_JSON
-    resp.media = {"detail": "the database cannot be reached right now; try again shortly"}
+    resp.media = {
+        "title": _title(falcon.HTTP_503),
+        "detail": "the database cannot be reached right now; try again shortly",
+    }
 
 
 def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
@@ -74,7 +104,7 @@ def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon
             f"; allowed: {allowed}" if allowed else ""
         )
     resp.content_type = falcon.MEDIA_JSON
-    resp.media = {"detail": detail}
+    resp.media = {"title": _title(ex.status), "detail": detail}
 
 
 class Index:
@@ -147,6 +177,22 @@ def create_app(
         "/api/generations/{generation_id}/video", GenerationVideo(store, settings.videos_dir)
     )
     app.add_route("/api/generations/{generation_id}/poster.jpg", Poster(store, runs_dir))
+    app.add_route(
+        "/api/generations/{generation_id}/runs",
+        GenerationRuns(store, capabilities, settings.max_body_bytes, clock, limits),
+    )
+    app.add_route("/api/generations/{generation_id}/deck", Deck(store, runs_dir))
+    app.add_route(
+        "/api/generations/{generation_id}/deck.pptx",
+        DeckDownload(store, runs_dir, PPTX_FILE, PPTX_TYPE),
+    )
+    app.add_route(
+        "/api/generations/{generation_id}/deck.pdf",
+        DeckDownload(store, runs_dir, PDF_FILE, "application/pdf"),
+    )
+    app.add_route(
+        "/api/generations/{generation_id}/slides/{number}.png", SlideImage(store, runs_dir)
+    )
     app.add_route("/api/video/{filename}", Video(settings.videos_dir, store))
     app.add_route("/api/content/{generation_id}", RunFile(store, runs_dir, "content.json"))
     app.add_route("/api/script/{generation_id}", RunFile(store, runs_dir, "script.json"))

@@ -13,12 +13,20 @@ OPEN_PATHS = ("/", "/health", "/index.html")
 QUERY_TOKEN_PREFIXES = ("/api/progress/", "/api/video/", "/api/captions/")
 
 
+# ... and <video src>, <video poster> and <img src> these of /api/generations/{id}/.
+QUERY_TOKEN_GENERATION_FILES = ("video", "poster.jpg")
+
+
 def takes_query_token(path: str) -> bool:
-    """Say whether a path may carry the token as ?token= (the stream, the videos, captions)."""
+    """Say whether a path may carry the token as ?token= (stream, videos, captions, poster, slide images)."""
     if path.startswith(QUERY_TOKEN_PREFIXES):
         return True
-    parts = path.split("/")  # /api/generations/{id}/video
-    return len(parts) == 5 and parts[1:3] == ["api", "generations"] and parts[4] == "video"
+    parts = path.split("/")  # ["", "api", "generations", id, ...]
+    if len(parts) < 5 or parts[1:3] != ["api", "generations"]:
+        return False
+    if len(parts) == 5:
+        return parts[4] in QUERY_TOKEN_GENERATION_FILES
+    return len(parts) == 6 and parts[4] == "slides" and parts[5].endswith(".png")
 
 
 def bearer_token(req: falcon.Request) -> str:
@@ -47,7 +55,8 @@ class TokenAuth:
             # A URL ends up in proxy and browser logs; only EventSource and media need it.
             raise Unauthorized(
                 "send the API token as 'Authorization: Bearer <token>'; ?token= is accepted"
-                " only by the progress stream, the videos and the captions"
+                " only by the progress stream, the videos, the captions, the poster and the"
+                " slide images"
             )
         if req.path in OPEN_PATHS or req.path.startswith("/static/"):
             return
@@ -55,5 +64,6 @@ class TokenAuth:
         if not token_matches(supplied, self.token):
             raise Unauthorized(
                 "this service needs its API token: send 'Authorization: Bearer <token>'"
-                " (or ?token=<token> on the progress stream, videos and captions)"
+                " (or ?token=<token> on the progress stream, videos, captions, poster and"
+                " slide images)"
             )

@@ -17,7 +17,7 @@ import falcon
 
 from ..core.errors import Gone, InvalidRequest, NotFound
 from ..core.request import check_generation_id
-from ..core.types import Run
+from ..core.types import DECK_FILE, STILLS_FOLDER, Run, still_name
 from ..store.runs import RunStore
 from .ranges import parse_range
 
@@ -192,3 +192,104 @@ class Captions(RunFile):
         path = self._path(generation_id, f"captions.{ext}")
         resp.content_type = CAPTION_TYPES[ext]
         resp.text = path.read_text(encoding="utf-8")
+
+
+def _run_folders(runs_dir: Path, run: Run) -> list[Path]:
+    """Return where a run's files may be: its current attempt's folder, then its older layout."""
+    # A run given back to the queue counts one attempt less until it is claimed again.
+    attempt = str(max(run.attempts, 1))
+    return [inside(runs_dir, str(run.id), attempt), inside(runs_dir, str(run.id))]
+
+
+class CompletedRunFile:
+    """A file the newest completed run of a generation id wrote: its deck and the deck's exports."""
+
+    def __init__(self, store: RunStore, runs_dir: Path, name: str):
+        self.store = store
+        self.runs_dir = runs_dir
+        self.name = name
+
+    def _path(self, generation_id: str) -> tuple[Path, Run]:
+        """Return the file of the newest completed run; 404 without one, 410 when pruned."""
+        check_generation_id(generation_id)
+        history = self.store.history(generation_id)
+        if not history:
+            raise NotFound(f"no generation {generation_id!r}")
+        run = next((r for r in history if r.status == "completed"), None)
+        if run is None:
+            raise NotFound(f"generation {generation_id!r} has no completed run yet")
+        for folder in _run_folders(self.runs_dir, run):
+            if (folder / self.name).is_file():
+                return folder / self.name, run
+        check_not_pruned(run)
+        raise NotFound(
+            f"run {run.id} of generation {generation_id!r} has no {self.name}"
+            " (it was made before this version); POST a new run to make one"
+        )
+
+
+class Deck(CompletedRunFile):
+    """GET /api/generations/{id}/deck: the newest completed run's deck, as an outline to edit."""
+
+    def __init__(self, store: RunStore, runs_dir: Path):
+        super().__init__(store, runs_dir, DECK_FILE)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        path, run = self._path(generation_id)
+        deck = json.loads(path.read_text(encoding="utf-8"))
+        resp.media = deck | {"generation_id": generation_id, "run_id": run.id}
+
+
+class DeckDownload(CompletedRunFile):
+    """GET /api/generations/{id}/deck.pptx and deck.pdf: the newest completed run's exports."""
+
+    def __init__(self, store: RunStore, runs_dir: Path, name: str, content_type: str):
+        super().__init__(store, runs_dir, name)
+        self.content_type = content_type
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        path, _ = self._path(generation_id)
+        send_file(req, resp, path, self.content_type)
+        resp.downloadable_as = f"{generation_id}{path.suffix}"
+
+    on_head = on_get
+
+
+_SLIDE_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
+
+
+class SlideImage:
+    """GET /api/generations/{id}/slides/{n}.png: slide n's still, from the newest run that has stills.
+
+    A run copies each still into its folder as the slide is done, so while a re-render is
+    still speaking the earlier run's stills are served. Runs that ended in error or were
+    cancelled are passed over: their deck was abandoned.
+    """
+
+    def __init__(self, store: RunStore, runs_dir: Path):
+        self.store = store
+        self.runs_dir = runs_dir
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, generation_id: str, number: str
+    ) -> None:
+        check_generation_id(generation_id)
+        if not _SLIDE_NUMBER.fullmatch(number):
+            raise NotFound("slides are numbered from 1: /slides/1.png, /slides/2.png, ...")
+        history = self.store.history(generation_id)
+        if not history:
+            raise NotFound(f"no generation {generation_id!r}")
+        for run in history:
+            if run.status in ("error", "cancelled"):
+                continue
+            for folder in _run_folders(self.runs_dir, run):
+                if (folder / STILLS_FOLDER).is_dir():
+                    path = folder / STILLS_FOLDER / still_name(int(number))
+                    if not path.is_file():
+                        raise NotFound(f"run {run.id} of {generation_id!r} has no slide {number}")
+                    send_file(req, resp, path, "image/png")
+                    return
+        check_not_pruned(history[0])
+        raise NotFound(f"generation {generation_id!r} has no slide images yet")
+
+    on_head = on_get

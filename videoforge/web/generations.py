@@ -1,4 +1,4 @@
-"""Resources for generation runs: create, list, inspect, cancel."""
+"""Resources for generation runs: create, list, inspect, cancel, and re-render a changed deck."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from collections.abc import Callable
 import falcon
 
 from ..core.errors import NotFound
-from ..core.request import Capabilities, check_generation_id, parse_generation_request
+from ..core.request import (
+    Capabilities,
+    check_generation_id,
+    parse_generation_request,
+    parse_rerender_request,
+)
 from ..core.stages import STAGE
 from ..core.types import Run
 from ..store.runs import QueueLimits, RunStore
@@ -71,6 +76,49 @@ class Generate:
         )
         resp.status = falcon.HTTP_202
         resp.location = f"/api/status/{run.generation_id}"
+        resp.media = run_summary(run)
+
+
+class GenerationRuns:
+    """POST /api/generations/{id}/runs: a new run of an existing generation, from a changed deck.
+
+    The body is an outline (what GET /api/generations/{id}/deck gives, edited) and,
+    optionally, a new language, tone, size, fps or voice. The run keeps the generation's id
+    and topic, and the id's history keeps the earlier runs; the pipeline's cache makes again
+    only the speech and pictures that changed.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        capabilities: Capabilities,
+        max_body_bytes: int,
+        clock: Callable[[], float],
+        limits: QueueLimits | None = None,
+    ):
+        self.store = store
+        self.capabilities = capabilities
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+        self.limits = limits or QueueLimits()
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
+        """Answer 202 with the new run; 404 unknown id, 409 while a run of it is active."""
+        check_generation_id(generation_id)
+        body = read_json(req, self.max_body_bytes)
+        newest = self.store.newest(generation_id)
+        if newest is None:
+            raise NotFound(f"no generation {generation_id!r}")
+        request = parse_rerender_request(body, newest.request, self.capabilities)
+        run = self.store.enqueue(
+            generation_id,
+            request.to_json(),
+            self.clock(),
+            client=req.remote_addr or None,
+            limits=self.limits,
+        )
+        resp.status = falcon.HTTP_202
+        resp.location = f"/api/status/{generation_id}"
         resp.media = run_summary(run)
 
 
