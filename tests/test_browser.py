@@ -65,6 +65,7 @@ def test_the_page_follows_progress_with_eventsource_and_the_video_plays_and_seek
     service.start_worker(pipeline=None)
     page = browser.new_page()
     page.goto(service.base + "/")
+    page.click("#tab-document")  # the studio opens on its outline editor
     page.fill("#source", DOCUMENT)
     page.select_option("#size", "1280x720")
     page.click("#go")

@@ -108,7 +108,7 @@ def _serialize_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon
 
 
 class Index:
-    """GET /: the small web page that starts a generation and follows its progress."""
+    """GET /: the studio, the page that makes, follows, plays and edits generations."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
