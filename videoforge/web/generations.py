@@ -47,8 +47,8 @@ def run_summary(run: Run, latest: dict | None = None) -> dict:
     return summary
 
 
-class Generate:
-    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
+class _Enqueuing:
+    """A resource that validates requests and enqueues runs within the queue's limits."""
 
     def __init__(
         self,
@@ -63,6 +63,10 @@ class Generate:
         self.max_body_bytes = max_body_bytes
         self.clock = clock
         self.limits = limits or QueueLimits()
+
+
+class Generate(_Enqueuing):
+    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Answer 202 with the new run, or 4xx; 429 when a queue limit is reached."""
@@ -79,7 +83,7 @@ class Generate:
         resp.media = run_summary(run)
 
 
-class GenerationRuns:
+class GenerationRuns(_Enqueuing):
     """POST /api/generations/{id}/runs: a new run of an existing generation, from a changed deck.
 
     The body is an outline (what GET /api/generations/{id}/deck gives, edited) and,
@@ -87,20 +91,6 @@ class GenerationRuns:
     and topic, and the id's history keeps the earlier runs; the pipeline's cache makes again
     only the speech and pictures that changed.
     """
-
-    def __init__(
-        self,
-        store: RunStore,
-        capabilities: Capabilities,
-        max_body_bytes: int,
-        clock: Callable[[], float],
-        limits: QueueLimits | None = None,
-    ):
-        self.store = store
-        self.capabilities = capabilities
-        self.max_body_bytes = max_body_bytes
-        self.clock = clock
-        self.limits = limits or QueueLimits()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         """Answer 202 with the new run; 404 unknown id, 409 while a run of it is active."""
