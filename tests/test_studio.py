@@ -297,6 +297,9 @@ def test_the_studio_builds_plays_edits_rerenders_exports_and_cancels_without_con
     _card(page, 2).locator("[name=narration]").fill(NEW_NARRATION)
     studio.shoot("05-edit", "#create")
     page.click("#go")
+    # The first run's log stays until the new run's stream starts: wait for a message only
+    # the new run sends before waiting for "complete", or the old log's "complete" matches.
+    studio.wait_for_log("Reused audio for slide 3/3")
     studio.wait_for_log("Video generation complete")
     log = studio.log()
     assert "Reused audio for slide 1/3" in log and "Reused audio for slide 3/3" in log, log
