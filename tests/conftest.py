@@ -95,3 +95,36 @@ def make_service(tmp_path):
     yield factory
     for svc in made:
         svc.stop()
+
+
+S3_URL = os.environ.get("VIDEOFORGE_TEST_S3_URL", "")
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A fresh bucket on the test S3 server (moto): (endpoint URL, bucket name)."""
+    if not S3_URL:
+        if os.environ.get("VIDEOFORGE_REQUIRE_S3"):
+            pytest.fail("VIDEOFORGE_REQUIRE_S3 is set but VIDEOFORGE_TEST_S3_URL is not")
+        pytest.skip(
+            "no S3 server here: VIDEOFORGE_TEST_S3_URL is not set (scripts/test starts moto's"
+            " server when it is installed: pip install -e '.[test]')"
+        )
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"vf-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=S3_URL, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    yield S3_URL, bucket
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    client.delete_bucket(Bucket=bucket)

@@ -12,11 +12,14 @@ import argparse
 import importlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..core.request import Capabilities
 from ..core.settings import Settings
@@ -104,6 +107,7 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
     stops Piper and ffmpeg at their next check), then exit; a second one changes nothing.
     """
     from ..media.ffmpeg import ffmpeg_exe
+    from ..store.objects import S3Artifacts, open_artifacts
     from ..worker.loop import Worker
     from ..worker.retention import Retention
 
@@ -124,10 +128,19 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
     # imageio-ffmpeg checks its binary by running it on first use; a signal that met that
     # check mid-run would fail a run, so it happens now, before any run is claimed.
     ffmpeg_exe()
+    artifacts = open_artifacts(settings)
+    objects = artifacts if isinstance(artifacts, S3Artifacts) else None
+    scratch: Path | None = None
+    runs_dir = settings.runs_dir
+    if objects is not None:
+        # Stateless: the attempts' files live here only until they are uploaded.
+        scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=settings.data_dir))
+        runs_dir = scratch / "runs"
+        log.info("worker: artifacts go to %s; scratch folder %s", objects.describe(), scratch)
     worker = Worker(
         store,
         load_pipeline(args.pipeline, settings),
-        runs_dir=settings.runs_dir,
+        runs_dir=runs_dir,
         videos_dir=settings.videos_dir,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.worker_poll_interval,
@@ -135,6 +148,7 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
         retention=Retention(
             store, settings.data_dir, keep_days=settings.keep_days, keep_mb=settings.keep_mb
         ),
+        objects=objects,
     )
 
     def _stop(signum, frame):
@@ -143,7 +157,11 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    worker.run(once=args.once)
+    try:
+        worker.run(once=args.once)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 

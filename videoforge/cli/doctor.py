@@ -150,6 +150,34 @@ def check_database(settings: Settings) -> Check:
     return Check("database", OK, f"{db.dialect} at {shown} answers{done}")
 
 
+def check_storage(settings: Settings) -> Check:
+    """Check the bucket that holds videos and run files: reachable, writable, readable."""
+    from ..store.objects import S3Artifacts, probe_bucket
+
+    fix = (
+        "check VIDEOFORGE_S3_BUCKET, VIDEOFORGE_S3_ENDPOINT_URL and VIDEOFORGE_S3_REGION, and"
+        " that the AWS credentials (AWS_ACCESS_KEY_ID and its secret key, or the machine's"
+        " role) may list, put, get and delete objects in it"
+    )
+    try:
+        s3 = S3Artifacts.from_settings(settings)
+    except Exception as exc:
+        return Check("object storage", FAIL, f"cannot be configured: {_reason(exc)}", fix)
+    done: list[str] = []
+    try:
+        done = probe_bucket(s3)
+    except Exception as exc:
+        step = ("reachable", "writable", "readable")[len(done)] if len(done) < 3 else "?"
+        worked = f" ({', '.join(done)})" if done else ""
+        return Check(
+            "object storage",
+            FAIL,
+            f"{s3.describe()} is not {step}{worked}: {redact(_reason(exc), settings.secrets)}",
+            fix,
+        )
+    return Check("object storage", OK, f"{s3.describe()} is {', '.join(done)}")
+
+
 def check_providers(settings: Settings) -> list[Check]:
     """Check the language model and speech service, and name the picture sources."""
     checks = []
@@ -277,7 +305,10 @@ def _reason(exc: BaseException) -> str:
 
 def run_checks(settings: Settings, server: str | None, token: str) -> list[Check]:
     """Run every check, in the order a set-up is built."""
-    checks = [check_data_dir(settings), check_database(settings), check_ffmpeg()]
+    checks = [check_data_dir(settings), check_database(settings)]
+    if settings.s3_bucket:
+        checks.append(check_storage(settings))
+    checks.append(check_ffmpeg())
     with tempfile.TemporaryDirectory(prefix="videoforge-doctor-") as workdir:
         checks += check_voices(settings, Path(workdir))
     checks += check_providers(settings)

@@ -128,3 +128,9 @@ class Stopped(VideoforgeError, Retryable):
 
 class FFmpegInterrupted(FFmpegError, Retryable):
     """ffmpeg was ended by a signal this process did not send; running it again may work."""
+
+
+class StorageError(VideoforgeError, Retryable):
+    """The object storage refused or failed an upload or a read, after its own retries."""
+
+    status = "503 Service Unavailable"  # for the web: the bucket is away, try again later

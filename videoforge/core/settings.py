@@ -167,7 +167,7 @@ class CommaList:
 # --- the table -----------------------------------------------------------------------------
 
 # Which README table a setting belongs to, in README order.
-GROUPS = ("service", "limits", "stream", "worker", "media", "model")
+GROUPS = ("service", "limits", "stream", "worker", "storage", "media", "model")
 
 
 @dataclass(frozen=True)
@@ -415,6 +415,62 @@ class Settings:
         group="worker",
     )
     # Media.
+    # Object storage (S3-compatible) for what the web serves.
+    s3_bucket: str = setting(
+        "VIDEOFORGE_S3_BUCKET",
+        "",
+        Text(),
+        "bucket that holds the videos and run files, so web and workers share nothing but it"
+        " and the database; unset: the data directory. Credentials come from the usual AWS"
+        " variables (or the machine's role)",
+        group="storage",
+    )
+    s3_prefix: str = setting(
+        "VIDEOFORGE_S3_PREFIX",
+        "",
+        Text(),
+        "key prefix inside the bucket (e.g. `videoforge/`)",
+        group="storage",
+    )
+    s3_endpoint_url: str = setting(
+        "VIDEOFORGE_S3_ENDPOINT_URL",
+        "",
+        Text(),
+        "the S3 API's URL for MinIO, R2 and others (e.g. `http://127.0.0.1:9000`)",
+        group="storage",
+        shown="AWS S3",
+    )
+    s3_region: str = setting(
+        "VIDEOFORGE_S3_REGION",
+        "",
+        Text(),
+        "the bucket's region (R2: `auto`)",
+        group="storage",
+        shown="the AWS default",
+    )
+    s3_presign_seconds: float = setting(
+        "VIDEOFORGE_S3_PRESIGN_SECONDS",
+        0.0,
+        Float(0, 604800),
+        "when above 0, videos, posters, slides and deck downloads answer with a redirect to"
+        " a presigned URL valid this many seconds, fetched from the bucket directly; `0`: the"
+        " web process streams them (with Range)",
+        group="storage",
+    )
+    s3_part_mb: int = setting(
+        "VIDEOFORGE_S3_PART_MB",
+        8,
+        Int(5, 5120),
+        "uploads larger than this many MB are multipart, in parts of this size",
+        group="storage",
+    )
+    s3_max_bandwidth: int = setting(
+        "VIDEOFORGE_S3_MAX_BANDWIDTH",
+        0,
+        Int(0, 1 << 40),
+        "bytes a second a worker's uploads may use (`0`: no limit), to spare a shared uplink",
+        group="storage",
+    )
     piper_voice_path: str = setting(
         "VIDEOFORGE_PIPER_VOICE",
         "",

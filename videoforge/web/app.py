@@ -19,6 +19,7 @@ from ..core.errors import (
 from ..core.request import Capabilities
 from ..core.settings import Settings
 from ..core.types import PDF_FILE, PPTX_FILE
+from ..store.objects import Artifacts, open_artifacts
 from ..store.runs import QueueLimits, RunStore
 from .auth import TokenAuth
 from .files import (
@@ -121,6 +122,7 @@ def create_app(
     *,
     capabilities: Capabilities | None = None,
     clock: Callable[[], float] = time.time,
+    artifacts: Artifacts | None = None,
 ) -> falcon.App:
     """Build the WSGI app from its collaborators; no I/O happens here."""
     middleware: list = []
@@ -148,7 +150,7 @@ def create_app(
         timeout=settings.stream_timeout,
         retry_ms=settings.retry_ms,
     )
-    runs_dir = settings.runs_dir
+    files = artifacts if artifacts is not None else open_artifacts(settings)
     app.add_route("/", Index())
     app.add_static_route("/static", str(STATIC_DIR))  # the page's CSS and JavaScript
     app.add_route("/health", Health(store, gate, token=settings.api_token, public=settings.public))
@@ -173,30 +175,26 @@ def create_app(
     app.add_route("/api/voices", Voices(capabilities))
     app.add_route("/api/generations", Generations(store))
     app.add_route("/api/generations/{generation_id}", GenerationItem(store, clock))
-    app.add_route(
-        "/api/generations/{generation_id}/video", GenerationVideo(store, settings.videos_dir)
-    )
-    app.add_route("/api/generations/{generation_id}/poster.jpg", Poster(store, runs_dir))
+    app.add_route("/api/generations/{generation_id}/video", GenerationVideo(store, files))
+    app.add_route("/api/generations/{generation_id}/poster.jpg", Poster(store, files))
     app.add_route(
         "/api/generations/{generation_id}/runs",
         GenerationRuns(store, capabilities, settings.max_body_bytes, clock, limits),
     )
-    app.add_route("/api/generations/{generation_id}/deck", Deck(store, runs_dir))
+    app.add_route("/api/generations/{generation_id}/deck", Deck(store, files))
     app.add_route(
         "/api/generations/{generation_id}/deck.pptx",
-        DeckDownload(store, runs_dir, PPTX_FILE, PPTX_TYPE),
+        DeckDownload(store, files, PPTX_FILE, PPTX_TYPE),
     )
     app.add_route(
         "/api/generations/{generation_id}/deck.pdf",
-        DeckDownload(store, runs_dir, PDF_FILE, "application/pdf"),
+        DeckDownload(store, files, PDF_FILE, "application/pdf"),
     )
-    app.add_route(
-        "/api/generations/{generation_id}/slides/{number}.png", SlideImage(store, runs_dir)
-    )
-    app.add_route("/api/video/{filename}", Video(settings.videos_dir, store))
-    app.add_route("/api/content/{generation_id}", RunFile(store, runs_dir, "content.json"))
-    app.add_route("/api/script/{generation_id}", RunFile(store, runs_dir, "script.json"))
-    app.add_route("/api/captions/{generation_id}.{ext}", Captions(store, runs_dir))
+    app.add_route("/api/generations/{generation_id}/slides/{number}.png", SlideImage(store, files))
+    app.add_route("/api/video/{filename}", Video(files, store))
+    app.add_route("/api/content/{generation_id}", RunFile(store, files, "content.json"))
+    app.add_route("/api/script/{generation_id}", RunFile(store, files, "script.json"))
+    app.add_route("/api/captions/{generation_id}.{ext}", Captions(store, files))
     document = openapi(
         max_slide_narration=settings.max_slide_narration, token=bool(settings.api_token)
     )

@@ -2,7 +2,8 @@
 
 Each attempt at a run writes into its own folder, `runs/{run id}/{attempt}/`, and names its
 MP4 `{generation id}-{run id}-{attempt}.mp4`; the run row says which attempt is current
-(`attempts`) and which MP4 a completed run refers to (`result.video`). Only those are served.
+(`attempts`) and which MP4 a completed run refers to (`result.video`). Only those are served,
+from the configured artifacts (store/objects.py): the data directory, or an S3 bucket.
 """
 
 from __future__ import annotations
@@ -10,29 +11,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import falcon
 
 from ..core.errors import Gone, InvalidRequest, NotFound
 from ..core.request import check_generation_id
 from ..core.types import DECK_FILE, STILLS_FOLDER, Run, still_name
+from ..store.objects import Artifacts, Blob
 from ..store.runs import RunStore
 from .ranges import parse_range
 
-CHUNK = 256 * 1024
 _VIDEO_NAME = re.compile(r"^[\w-]{1,128}\.mp4$")
 CAPTION_TYPES = {"vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
-
-
-def inside(root: Path, *parts: str) -> Path:
-    """Join parts under root and refuse any result that escapes it (symlinks resolved)."""
-    base = root.resolve()
-    path = base.joinpath(*parts).resolve()
-    if path != base and base not in path.parents:
-        raise NotFound("no such file")
-    return path
 
 
 def check_not_pruned(run: Run) -> None:
@@ -46,25 +36,32 @@ def check_not_pruned(run: Run) -> None:
         )
 
 
-def _read_slice(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        f.seek(start)
-        while length > 0:
-            chunk = f.read(min(CHUNK, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
+def send_file(
+    req: falcon.Request,
+    resp: falcon.Response,
+    blob: Blob | None,
+    content_type: str,
+    download_as: str | None = None,
+) -> None:
+    """Send a file with Accept-Ranges (206 for one range, 416 for a bad one), or redirect to it.
 
-
-def send_file(req: falcon.Request, resp: falcon.Response, path: Path, content_type: str) -> None:
-    """Send a file with Accept-Ranges; a single byte range answers 206, a bad one 416."""
-    if not path.is_file():
+    When the artifacts give the file a presigned URL, the answer is a 307 to it: the
+    client then fetches it, with its Range, from the bucket itself.
+    """
+    if blob is None:
         raise NotFound("no such file")
-    size = path.stat().st_size
+    url = blob.url(content_type, download_as)
+    if url is not None:
+        resp.status = falcon.HTTP_307
+        resp.location = url
+        resp.cache_control = ["no-store"]
+        return
+    size = blob.size
     resp.content_type = content_type
     resp.accept_ranges = "bytes"
     resp.cache_control = ["no-cache"]
+    if download_as:
+        resp.downloadable_as = download_as
     byte_range = parse_range(req.get_header("Range"), size)
     if byte_range is None:
         start, end = 0, size - 1
@@ -76,7 +73,7 @@ def send_file(req: falcon.Request, resp: falcon.Response, path: Path, content_ty
     resp.content_length = length
     if req.method == "HEAD":
         return
-    resp.stream = _read_slice(path, start, length)
+    resp.stream = blob.read(start, length)
 
 
 class Video:
@@ -86,8 +83,8 @@ class Video:
     attempt that lost its run left behind.
     """
 
-    def __init__(self, videos_dir: Path, store: RunStore | None = None):
-        self.videos_dir = videos_dir
+    def __init__(self, artifacts: Artifacts, store: RunStore | None = None):
+        self.artifacts = artifacts
         self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, filename: str) -> None:
@@ -97,7 +94,7 @@ class Video:
             )
         if self.store is not None and not self._referenced(filename):
             raise NotFound("no such file")
-        send_file(req, resp, inside(self.videos_dir, filename), "video/mp4")
+        send_file(req, resp, self.artifacts.find("videos", filename), "video/mp4")
 
     def _referenced(self, filename: str) -> bool:
         """Tell whether a completed run refers to this file name (`{gid}-{run}[-{attempt}].mp4`)."""
@@ -117,18 +114,18 @@ class Video:
 class GenerationVideo:
     """GET /api/generations/{id}/video: the newest finished video of a generation id."""
 
-    def __init__(self, store: RunStore, videos_dir: Path):
+    def __init__(self, store: RunStore, artifacts: Artifacts):
         self.store = store
-        self.videos_dir = videos_dir
+        self.artifacts = artifacts
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         check_generation_id(generation_id)
         for run in self.store.history(generation_id):
             if run.status == "completed" and run.result and run.result.get("video"):
-                path = inside(self.videos_dir, run.result["video"])
-                if not path.is_file():
+                blob = self.artifacts.find("videos", run.result["video"])
+                if blob is None:
                     check_not_pruned(run)
-                send_file(req, resp, path, "video/mp4")
+                send_file(req, resp, blob, "video/mp4")
                 return
         raise NotFound(f"generation {generation_id!r} has no finished video yet")
 
@@ -138,12 +135,12 @@ class GenerationVideo:
 class RunFile:
     """A JSON or caption file the newest run of a generation id wrote into its run folder."""
 
-    def __init__(self, store: RunStore, runs_dir: Path, name: str):
+    def __init__(self, store: RunStore, artifacts: Artifacts, name: str):
         self.store = store
-        self.runs_dir = runs_dir
+        self.artifacts = artifacts
         self.name = name
 
-    def _path(self, generation_id: str, name: str) -> Path:
+    def _path(self, generation_id: str, name: str) -> Blob:
         """Return the file in the newest run's current attempt folder (or a run's older layout)."""
         check_generation_id(generation_id)
         run = self.store.newest(generation_id)
@@ -153,15 +150,14 @@ class RunFile:
         # and its folder is reused then: attempt 0 reads as attempt 1.
         attempt = str(max(run.attempts, 1))
         for parts in ((str(run.id), attempt, name), (str(run.id), name)):
-            path = inside(self.runs_dir, *parts)
-            if path.is_file():
-                return path
+            blob = self.artifacts.find("runs", *parts)
+            if blob is not None:
+                return blob
         check_not_pruned(run)
         raise NotFound(f"generation {generation_id!r} has no {name} yet (status: {run.status})")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
-        path = self._path(generation_id, self.name)
-        resp.media = json.loads(path.read_text(encoding="utf-8"))
+        resp.media = json.loads(self._path(generation_id, self.name).text())
 
 
 class Poster(RunFile):
@@ -171,8 +167,8 @@ class Poster(RunFile):
     video is still being made.
     """
 
-    def __init__(self, store: RunStore, runs_dir: Path):
-        super().__init__(store, runs_dir, "poster.jpg")
+    def __init__(self, store: RunStore, artifacts: Artifacts):
+        super().__init__(store, artifacts, "poster.jpg")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
         send_file(req, resp, self._path(generation_id, self.name), "image/jpeg")
@@ -181,35 +177,35 @@ class Poster(RunFile):
 
 
 class Captions(RunFile):
-    def __init__(self, store: RunStore, runs_dir: Path):
-        super().__init__(store, runs_dir, "captions")
+    def __init__(self, store: RunStore, artifacts: Artifacts):
+        super().__init__(store, artifacts, "captions")
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, generation_id: str, ext: str
     ) -> None:
         if ext not in CAPTION_TYPES:
             raise NotFound("captions are served as .vtt or .srt")
-        path = self._path(generation_id, f"captions.{ext}")
+        blob = self._path(generation_id, f"captions.{ext}")
         resp.content_type = CAPTION_TYPES[ext]
-        resp.text = path.read_text(encoding="utf-8")
+        resp.text = blob.text()
 
 
-def _run_folders(runs_dir: Path, run: Run) -> list[Path]:
+def _run_folders(run: Run) -> list[tuple[str, ...]]:
     """Return where a run's files may be: its current attempt's folder, then its older layout."""
     # A run given back to the queue counts one attempt less until it is claimed again.
     attempt = str(max(run.attempts, 1))
-    return [inside(runs_dir, str(run.id), attempt), inside(runs_dir, str(run.id))]
+    return [(str(run.id), attempt), (str(run.id),)]
 
 
 class CompletedRunFile:
     """A file the newest completed run of a generation id wrote: its deck and the deck's exports."""
 
-    def __init__(self, store: RunStore, runs_dir: Path, name: str):
+    def __init__(self, store: RunStore, artifacts: Artifacts, name: str):
         self.store = store
-        self.runs_dir = runs_dir
+        self.artifacts = artifacts
         self.name = name
 
-    def _path(self, generation_id: str) -> tuple[Path, Run]:
+    def _path(self, generation_id: str) -> tuple[Blob, Run]:
         """Return the file of the newest completed run; 404 without one, 410 when pruned."""
         check_generation_id(generation_id)
         history = self.store.history(generation_id)
@@ -218,9 +214,10 @@ class CompletedRunFile:
         run = next((r for r in history if r.status == "completed"), None)
         if run is None:
             raise NotFound(f"generation {generation_id!r} has no completed run yet")
-        for folder in _run_folders(self.runs_dir, run):
-            if (folder / self.name).is_file():
-                return folder / self.name, run
+        for folder in _run_folders(run):
+            blob = self.artifacts.find("runs", *folder, self.name)
+            if blob is not None:
+                return blob, run
         check_not_pruned(run)
         raise NotFound(
             f"run {run.id} of generation {generation_id!r} has no {self.name}"
@@ -231,26 +228,25 @@ class CompletedRunFile:
 class Deck(CompletedRunFile):
     """GET /api/generations/{id}/deck: the newest completed run's deck, as an outline to edit."""
 
-    def __init__(self, store: RunStore, runs_dir: Path):
-        super().__init__(store, runs_dir, DECK_FILE)
+    def __init__(self, store: RunStore, artifacts: Artifacts):
+        super().__init__(store, artifacts, DECK_FILE)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
-        path, run = self._path(generation_id)
-        deck = json.loads(path.read_text(encoding="utf-8"))
+        blob, run = self._path(generation_id)
+        deck = json.loads(blob.text())
         resp.media = deck | {"generation_id": generation_id, "run_id": run.id}
 
 
 class DeckDownload(CompletedRunFile):
     """GET /api/generations/{id}/deck.pptx and deck.pdf: the newest completed run's exports."""
 
-    def __init__(self, store: RunStore, runs_dir: Path, name: str, content_type: str):
-        super().__init__(store, runs_dir, name)
+    def __init__(self, store: RunStore, artifacts: Artifacts, name: str, content_type: str):
+        super().__init__(store, artifacts, name)
         self.content_type = content_type
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, generation_id: str) -> None:
-        path, _ = self._path(generation_id)
-        send_file(req, resp, path, self.content_type)
-        resp.downloadable_as = f"{generation_id}{path.suffix}"
+        blob, _ = self._path(generation_id)
+        send_file(req, resp, blob, self.content_type, f"{generation_id}{blob.suffix}")
 
     on_head = on_get
 
@@ -266,9 +262,9 @@ class SlideImage:
     cancelled are passed over: their deck was abandoned.
     """
 
-    def __init__(self, store: RunStore, runs_dir: Path):
+    def __init__(self, store: RunStore, artifacts: Artifacts):
         self.store = store
-        self.runs_dir = runs_dir
+        self.artifacts = artifacts
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, generation_id: str, number: str
@@ -282,12 +278,14 @@ class SlideImage:
         for run in history:
             if run.status in ("error", "cancelled"):
                 continue
-            for folder in _run_folders(self.runs_dir, run):
-                if (folder / STILLS_FOLDER).is_dir():
-                    path = folder / STILLS_FOLDER / still_name(int(number))
-                    if not path.is_file():
+            for folder in _run_folders(run):
+                if self.artifacts.has_folder("runs", *folder, STILLS_FOLDER):
+                    blob = self.artifacts.find(
+                        "runs", *folder, STILLS_FOLDER, still_name(int(number))
+                    )
+                    if blob is None:
                         raise NotFound(f"run {run.id} of {generation_id!r} has no slide {number}")
-                    send_file(req, resp, path, "image/png")
+                    send_file(req, resp, blob, "image/png")
                     return
         check_not_pruned(history[0])
         raise NotFound(f"generation {generation_id!r} has no slide images yet")

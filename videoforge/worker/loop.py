@@ -23,9 +23,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..core.errors import Cancelled, Retryable, StageError, Stopped, VideoforgeError
+from ..core.errors import (
+    Cancelled,
+    Retryable,
+    StageError,
+    Stopped,
+    StorageError,
+    VideoforgeError,
+)
 from ..core.stages import STAGE, event
 from ..core.types import Pipeline, Run, Usage
+from ..store.objects import S3Artifacts
 from ..store.runs import RunStore
 from .retention import Retention
 
@@ -36,6 +44,7 @@ T = TypeVar("T")
 CHECK_INTERVAL = 0.5  # seconds between checks that the run is still ours (a cancel is seen)
 REPORT_PATIENCE = 15.0  # seconds a progress report keeps retrying a database that is away
 COMPLETE_PATIENCE = 120.0  # seconds completing keeps retrying: the MP4 is already made
+UPLOAD_TRIES = 3  # tries of one upload (each with boto3's own retries) before the run is retried
 STOP_GRACE = 20.0  # seconds a stopping worker waits for its run to stop before giving it back
 
 _PATH_CHARS = r"[^\s'\"`,;:()\[\]<>{}|]"
@@ -161,6 +170,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         stop_grace: float = STOP_GRACE,
         retention: Retention | None = None,
+        objects: S3Artifacts | None = None,
     ):
         self.store = store
         self.pipeline = pipeline
@@ -172,6 +182,9 @@ class Worker:
         self.clock = clock
         self.stop_grace = stop_grace
         self.retention = retention  # prunes old files between runs, at most once an interval
+        # With a bucket, runs_dir is a scratch folder: each attempt's files (and its MP4) are
+        # uploaded before the run is completed, and removed from this machine afterwards.
+        self.objects = objects
         self.stopping = threading.Event()
         self._current: _Attempt | None = None
         self._deadline: threading.Timer | None = None
@@ -268,6 +281,8 @@ class Worker:
             workdir = self.runs_dir / run.attempt_folder
             workdir.mkdir(parents=True, exist_ok=True)
             result = self.pipeline.run(run, reporter, workdir)
+            if self.objects is not None:
+                self._upload(attempt, reporter, workdir, result)
             return self._complete(attempt, result, reporter.usage)
         except DatabaseAway as exc:
             log.error("run %s: %s", run.id, exc)
@@ -307,6 +322,8 @@ class Worker:
             if renewer is not None:
                 renewer.join(timeout=5)
             self._current = None
+            if self.objects is not None:
+                self._clear_scratch(run)
 
     def retrying(
         self,
@@ -371,7 +388,70 @@ class Worker:
             return "released" if attempt.given_back.is_set() else "lost"
         log.info("run %s (%s): completed", run.id, run.generation_id)
         self._sweep(run, result)
+        if self.objects is not None:
+            self._sweep_bucket(run)
         return "completed"
+
+    def _upload(
+        self, attempt: _Attempt, reporter: _Reporter, workdir: Path, result: dict[str, Any]
+    ) -> None:
+        """Upload the attempt's files, then its MP4, to the bucket; StorageError when it fails.
+
+        The MP4 goes last and the run is completed only after it, so the web never refers to
+        an object that is not whole. The narration WAV stays behind: nothing serves it.
+        """
+        assert self.objects is not None
+        run = attempt.run
+        uploads = [
+            (path, ("runs", str(run.id), str(run.attempts), *path.relative_to(workdir).parts))
+            for path in sorted(workdir.rglob("*"))
+            if path.is_file() and path.suffix != ".wav" and not path.name.startswith(".")
+        ]
+        if result.get("video") and self.videos_dir is not None:
+            uploads.append((self.videos_dir / result["video"], ("videos", result["video"])))
+        size = sum(path.stat().st_size for path, _ in uploads)
+        log.info(
+            "run %s: uploading %d file(s), %d bytes, to %s",
+            run.id,
+            len(uploads),
+            size,
+            self.objects.describe(),
+        )
+        started = time.monotonic()
+        for path, (area, *parts) in uploads:
+            for tries in range(1, UPLOAD_TRIES + 1):
+                reporter.check()
+                try:
+                    self.objects.upload(path, area, *parts)
+                    break
+                except StorageError as exc:
+                    if tries == UPLOAD_TRIES:
+                        raise
+                    log.warning("run %s: %s; trying again", run.id, exc)
+                    time.sleep(0.5 * 2**tries)
+        log.info("run %s: uploaded %d bytes in %.2f s", run.id, size, time.monotonic() - started)
+
+    def _clear_scratch(self, run: Run) -> None:
+        """Remove the attempt's scratch folder and MP4 from this machine (the bucket has them)."""
+        shutil.rmtree(self.runs_dir / run.attempt_folder, ignore_errors=True)
+        try:
+            (self.runs_dir / str(run.id)).rmdir()
+        except OSError:
+            pass  # another attempt's folder is still there, or it is already gone
+        if self.videos_dir is not None:
+            (self.videos_dir / run.video_name).unlink(missing_ok=True)
+
+    def _sweep_bucket(self, run: Run) -> None:
+        """Remove other attempts' objects of a run this attempt completed; failures are logged."""
+        assert self.objects is not None
+        try:
+            for name in self.objects.list_names("runs", str(run.id)):
+                if name.isdigit() and name != str(run.attempts):
+                    self.objects.delete("runs", str(run.id), name, folder=True)
+            for n in range(1, run.attempts):
+                self.objects.delete("videos", f"{run.generation_id}-{run.id}-a{n}.mp4")
+        except Exception as exc:  # the run is completed: a leftover object is no failure
+            log.warning("run %s: could not remove stale attempts' objects (%s)", run.id, exc)
 
     def _give_back(self, attempt: _Attempt, why: str) -> str:
         """Release the run to the queue (the attempt is not counted), or let its lease lapse."""
