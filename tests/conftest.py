@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -128,3 +129,40 @@ def s3_bucket(monkeypatch):
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
     client.delete_bucket(Bucket=bucket)
+
+
+# A real browser for the page's tests: the system Chromium driven by Playwright.
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+def browser():
+    if not (shutil.which(CHROMIUM) and _has_playwright()):
+        if os.environ.get("VIDEOFORGE_REQUIRE_BROWSER"):
+            pytest.fail("VIDEOFORGE_REQUIRE_BROWSER is set but Chromium or playwright is missing")
+        pytest.skip("no browser here: install chromium (apt) and playwright (pip)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _has_playwright() -> bool:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import shutil
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
@@ -16,18 +14,6 @@ from videoforge.render.draw import render_slide
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DOCUMENT = """# Tides
 
 The Moon pulls on the oceans. That pull raises a bulge of water.
@@ -36,28 +22,6 @@ The Moon pulls on the oceans. That pull raises a bulge of water.
 
 The Earth turns under two bulges. So most coasts see two high tides each day.
 """
-
-
-@pytest.fixture
-def browser():
-    if not (shutil.which(CHROMIUM) and _has_playwright()):
-        if os.environ.get("VIDEOFORGE_REQUIRE_BROWSER"):
-            pytest.fail("VIDEOFORGE_REQUIRE_BROWSER is set but Chromium or playwright is missing")
-        pytest.skip("no browser here: install chromium (apt) and playwright (pip)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _has_playwright() -> bool:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_the_page_follows_progress_with_eventsource_and_the_video_plays_and_seeks(service, browser):

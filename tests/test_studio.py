@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, request_json
-from tests.test_browser import ARGS, CHROMIUM, _has_playwright
 from videoforge.core.animation_spec import ANIMATIONS
 from videoforge.core.stages import STAGES
 
@@ -97,20 +96,6 @@ def test_the_pages_animation_editor_knows_every_type_and_field_of_the_table():
     assert page == table
 
 
-@pytest.fixture
-def chromium():
-    if not (shutil.which(CHROMIUM) and _has_playwright()):
-        if os.environ.get("VIDEOFORGE_REQUIRE_BROWSER"):
-            pytest.fail("VIDEOFORGE_REQUIRE_BROWSER is set but Chromium or playwright is missing")
-        pytest.skip("no browser here: install chromium (apt) and playwright (pip)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 class Studio:
     """One browser tab on the studio, collecting console errors and taking screenshots."""
 
@@ -184,11 +169,11 @@ def _fill_card(page, n: int, title: str, bullets: list[str], narration: str) -> 
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_studio_builds_plays_edits_rerenders_exports_and_cancels_without_console_errors(
-    service, chromium, tmp_path
+    service, browser, tmp_path
 ):
     service.start_web()
     service.start_worker(pipeline=None)
-    studio = Studio(chromium, service.base, SHOTS)
+    studio = Studio(browser, service.base, SHOTS)
     page = studio.page
 
     # --- build a 3-slide outline in the editor (adding four, deleting one, moving one) -------
@@ -344,12 +329,12 @@ def test_the_studio_builds_plays_edits_rerenders_exports_and_cancels_without_con
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_studio_sends_its_saved_token_as_bearer_and_in_media_urls(
-    make_service, chromium, tmp_path
+    make_service, browser, tmp_path
 ):
     service = make_service(VIDEOFORGE_API_TOKEN="studio-secret")
     service.start_web()
     service.start_worker(pipeline=None)
-    studio = Studio(chromium, service.base, SHOTS)
+    studio = Studio(browser, service.base, SHOTS)
     page = studio.page
     # without the token the list says what is missing, in the API's words
     page.wait_for_selector("#generations .error")
