@@ -20,7 +20,15 @@ import boto3
 import pytest
 
 from tests.conftest import S3_CREDENTIALS
-from tests.helpers import ROOT, Service, base_env, free_port, request, request_json
+from tests.helpers import (
+    ROOT,
+    Service,
+    base_env,
+    free_port,
+    request,
+    request_json,
+    stop_processes,
+)
 from tests.test_pipeline_server import OUTLINE, fetch_by_ranges
 from videoforge.media import inspection
 
@@ -87,15 +95,7 @@ def cluster(tmp_path, postgres_url, s3_bucket):
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     yield machine, client, bucket
     for m in made:
-        for proc in m.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in m.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(m.procs, timeout=30)
 
 
 def start_web(machine, **overrides: str) -> Service:

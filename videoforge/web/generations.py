@@ -64,16 +64,13 @@ class _Enqueuing:
         self.clock = clock
         self.limits = limits or QueueLimits()
 
-
-class Generate(_Enqueuing):
-    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Answer 202 with the new run, or 4xx; 429 when a queue limit is reached."""
-        request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
+    def _enqueue(
+        self, req: falcon.Request, resp: falcon.Response, generation_id: str, request: dict
+    ) -> None:
+        """Queue a run of a validated request and answer 202 with its summary."""
         run = self.store.enqueue(
-            request.generation_id,
-            request.to_json(),
+            generation_id,
+            request,
             self.clock(),
             client=req.remote_addr or None,
             limits=self.limits,
@@ -81,6 +78,15 @@ class Generate(_Enqueuing):
         resp.status = falcon.HTTP_202
         resp.location = f"/api/status/{run.generation_id}"
         resp.media = run_summary(run)
+
+
+class Generate(_Enqueuing):
+    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Answer 202 with the new run, or 4xx; 429 when a queue limit is reached."""
+        request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
+        self._enqueue(req, resp, request.generation_id, request.to_json())
 
 
 class GenerationRuns(_Enqueuing):
@@ -100,16 +106,7 @@ class GenerationRuns(_Enqueuing):
         if newest is None:
             raise NotFound(f"no generation {generation_id!r}")
         request = parse_rerender_request(body, newest.request, self.capabilities)
-        run = self.store.enqueue(
-            generation_id,
-            request.to_json(),
-            self.clock(),
-            client=req.remote_addr or None,
-            limits=self.limits,
-        )
-        resp.status = falcon.HTTP_202
-        resp.location = f"/api/status/{generation_id}"
-        resp.media = run_summary(run)
+        self._enqueue(req, resp, generation_id, request.to_json())
 
 
 class Generations:
