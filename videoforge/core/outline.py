@@ -30,7 +30,10 @@ SLIDE_NARRATION_SETTING: str = (
     Settings.__dataclass_fields__["max_slide_narration"].metadata["setting"].env
 )
 NARRATION_SETTING: str = Settings.__dataclass_fields__["max_narration"].metadata["setting"].env
-_SLIDE_KEYS = frozenset({"title", "bullets", "narration", "image", "animation"})
+_SLIDE_KEYS = frozenset({"title", "bullets", "narration", "image", "animation", "pronunciations"})
+MAX_PRONUNCIATIONS = 50  # entries of a slide's pronunciations map
+MAX_WRITTEN = 100  # characters of a word or phrase the map says how to speak
+MAX_SPOKEN = 200  # characters of how to speak it
 
 # Words a shortened bullet or title should not end on.
 _DANGLING = frozenset(
@@ -182,7 +185,25 @@ def _parse_slide(item: object, where: str, number: int, max_narration: int) -> S
         narration=narration,
         image=image,
         animation=animation,
+        pronunciations=_pronunciations(item.get("pronunciations"), where),
     )
+
+
+def _pronunciations(value: object, where: str) -> dict[str, str] | None:
+    """Check a slide's map of written words to how the voice should say them."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest(
+            f'{where}.pronunciations must be an object such as {{"Nguyen": "win"}}'
+        )
+    if len(value) > MAX_PRONUNCIATIONS:
+        raise InvalidRequest(f"{where}.pronunciations has more than {MAX_PRONUNCIATIONS} entries")
+    checked = {}
+    for written, spoken in value.items():
+        written = checked_text(written, f"{where}.pronunciations key", MAX_WRITTEN)
+        checked[written] = checked_text(spoken, f"{where}.pronunciations[{written!r}]", MAX_SPOKEN)
+    return checked or None
 
 
 def checked_narration(narration: str, where: str, limit: int) -> str:

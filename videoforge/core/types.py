@@ -23,6 +23,9 @@ class Slide:
     narration: str = ""
     image: str | None = None  # an image keyword or library file name (visuals issue)
     animation: dict | None = None  # a declarative animation description (visuals issue)
+    kind: str = "content"  # "content", or the deck's "title" or "closing" slide
+    subtitle: str = ""  # a title slide's second line
+    pronunciations: dict[str, str] | None = None  # written word -> how the voice says it
 
     @property
     def content_text(self) -> str:
@@ -83,14 +86,20 @@ SUPPORTED_SIZES = (Size(1920, 1080), Size(1280, 720), Size(1080, 1920), Size(108
 
 @dataclass(frozen=True)
 class Theme:
-    """Colours for a slide; fonts come from the package's fonts/ folder."""
+    """Colours for a slide, and a logo for its title slide; `core.themes` names the choices.
+
+    Every colour but the background may be drawn as text (the accent labels some animations),
+    so each keeps at least the WCAG AA contrast of 4.5:1 against the background.
+    """
 
     background: tuple[int, int, int] = (17, 24, 39)
     accent: tuple[int, int, int] = (56, 189, 248)
     title: tuple[int, int, int] = (248, 250, 252)
     text: tuple[int, int, int] = (226, 232, 240)
     muted: tuple[int, int, int] = (148, 163, 184)
-    name: str = "midnight"
+    name: str = "dark"
+    logo: str | None = None  # a picture file drawn on the title and closing slides
+    brand: str = ""  # the deployment's name, written on the title slide
 
 
 DEFAULT_THEME = Theme()

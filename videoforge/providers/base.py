@@ -27,12 +27,18 @@ class SpeechProvider(Protocol):
         ...
 
     def synthesize(
-        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+        self,
+        text: str,
+        out_wav: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        say: Callable[[str], str] | None = None,
     ) -> float:
         """Write the spoken text to out_wav and return the WAV's real duration in seconds.
 
         `should_stop` is asked between pieces of speech; when it says so, the voice stops and
-        raises `Stopped` (the run was cancelled or the worker is stopping).
+        raises `Stopped` (the run was cancelled or the worker is stopping). `say` turns each
+        written sentence or piece into what the voice reads (the speech normalisation).
         """
         ...
 

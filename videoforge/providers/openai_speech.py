@@ -63,13 +63,19 @@ class OpenAISpeech(SpeechProvider):
         return bool(language.strip())
 
     def synthesize(
-        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+        self,
+        text: str,
+        out_wav: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        say: Callable[[str], str] | None = None,
     ) -> float:
         """Speak text into out_wav (PCM WAV at the service's rate) and return its duration.
 
         Text longer than the endpoint's 4096-character limit is spoken in pieces split
         between sentences and joined into one file. `should_stop` is asked before each
-        request; when it says yes, `Stopped` is raised and nothing is written.
+        request; when it says yes, `Stopped` is raised and nothing is written. `say` turns
+        each written piece into what the service reads (numbers in words, ...).
         """
         if not text.strip():
             raise ProviderError(self.name, "there is no text to speak")
@@ -77,7 +83,8 @@ class OpenAISpeech(SpeechProvider):
         for piece in split_for_speech(text):
             if should_stop is not None and should_stop():
                 raise Stopped("speech synthesis was stopped: the run must stop")
-            pieces.append(read_pcm(self._speak(piece), origin="the speech service's answer"))
+            spoken = self._speak(say(piece) if say else piece)
+            pieces.append(read_pcm(spoken, origin="the speech service's answer"))
         channels, width, rate, _ = pieces[0]
         if any(piece[:3] != (channels, width, rate) for piece in pieces):
             raise ProviderError(

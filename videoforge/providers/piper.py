@@ -102,17 +102,27 @@ class PiperSpeech:
         return normalize_language(language) in self.languages
 
     def synthesize(
-        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+        self,
+        text: str,
+        out_wav: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        say: Callable[[str], str] | None = None,
     ) -> float:
         """Speak text into out_wav (16-bit mono at the voice's rate) and return its duration.
 
         Spoken sentence by sentence (see synthesize_sentences), so `should_stop` is heard
         between sentences.
         """
-        return self.synthesize_sentences(text, out_wav, should_stop=should_stop)[0]
+        return self.synthesize_sentences(text, out_wav, should_stop=should_stop, say=say)[0]
 
     def synthesize_sentences(
-        self, text: str, out_wav: Path, *, should_stop: Callable[[], bool] | None = None
+        self,
+        text: str,
+        out_wav: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        say: Callable[[str], str] | None = None,
     ) -> tuple[float, list[tuple[str, float, float]]]:
         """Speak text sentence by sentence into out_wav; return its duration and sentence times.
 
@@ -120,7 +130,9 @@ class PiperSpeech:
         from the samples Piper produced for that sentence, so captions follow the real audio.
         Sentences come from split_sentences(); the audio is the same as synthesize() makes,
         since Piper also runs its model once per sentence and joins the results without gaps.
-        A sentence longer than MAX_PIECE_CHARS is spoken in pieces cut between words.
+        A sentence longer than MAX_PIECE_CHARS is spoken in pieces cut between words. `say`
+        turns a written sentence into what the voice reads (numbers in words, ...); the
+        timings keep the sentence as written, for the captions.
         `should_stop` is asked before each sentence or piece; when it says yes, the file is
         removed and `Stopped` raised.
         """
@@ -137,7 +149,7 @@ class PiperSpeech:
                 written = 0
                 for sentence in sentences:
                     first = written
-                    for piece in speakable_pieces(sentence):
+                    for piece in speakable_pieces(say(sentence) if say else sentence):
                         if should_stop is not None and should_stop():
                             raise Stopped("speech synthesis was stopped: the run must stop")
                         for chunk in voice.synthesize(piece):
