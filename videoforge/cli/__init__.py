@@ -51,6 +51,9 @@ def capabilities_for(settings: Settings) -> Capabilities:
         default_voice=default,
         max_slide_narration=settings.max_slide_narration,
         max_narration=settings.max_narration,
+        theme=settings.theme,
+        title_slide=settings.title_slide,
+        media_library=settings.media_library,
     )
 
 

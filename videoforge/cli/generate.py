@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..core.errors import Conflict, VideoforgeError
-from ..core.request import DEFAULT_FPS, FRAME_RATES, MAX_SOURCE_TEXT, TONES
+from ..core.request import CLOSINGS, DEFAULT_FPS, FRAME_RATES, MAX_SOURCE_TEXT, TONES
 from ..core.settings import ConfigError, Settings
+from ..core.themes import THEME_NAMES
 from ..core.types import SUPPORTED_SIZES
 from .client import ApiClient, ApiError, Unreachable, quote_id
 
@@ -208,6 +209,13 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         "voice": args.voice,
         "size": args.size,
         "fps": args.fps,
+        "theme": args.theme,
+        "brand_color": args.brand_color,
+        "logo": args.logo,
+        "title_slide": args.title_slide,
+        "subtitle": args.subtitle,
+        "closing": args.closing,
+        "burn_captions": args.burn_captions or None,
     }
     body.update({key: value for key, value in given.items() if value is not None})
     return body
@@ -479,6 +487,21 @@ def make_parser() -> argparse.ArgumentParser:
         "--fps",
         type=int,
         help=f"frames a second: {', '.join(map(str, FRAME_RATES))} (default: {DEFAULT_FPS})",
+    )
+    parser.add_argument("--theme", choices=THEME_NAMES, help="slide theme (default: the service's)")
+    parser.add_argument("--brand-color", metavar="#RRGGBB", help="the brand theme's accent colour")
+    parser.add_argument(
+        "--logo", metavar="NAME", help="a media library picture for the title slide"
+    )
+    parser.add_argument(
+        "--title-slide",
+        action=argparse.BooleanOptionalAction,
+        help="open with a title slide (default: the service's)",
+    )
+    parser.add_argument("--subtitle", help="the title slide's second line")
+    parser.add_argument("--closing", choices=CLOSINGS, help="end with a closing slide")
+    parser.add_argument(
+        "--burn-captions", action="store_true", help="draw the captions into the picture"
     )
     parser.add_argument("--server", metavar="URL", help="a running videoforge service")
     parser.add_argument("--token", help="the service's API token (default: VIDEOFORGE_API_TOKEN)")

@@ -31,3 +31,19 @@ def wav_duration(path: Path) -> float:
     """Return the length in seconds of a PCM WAV file, from its frame count and rate."""
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
+
+
+def library_file(library: str, name: str) -> Path:
+    """Return the path of file `name` in the media library folder; raise ValueError unless it is one.
+
+    The name must stay inside the folder (no separators, no `..`) and be a file there.
+    """
+    if not library:
+        raise ValueError(
+            f"{name!r} names a media library file, but VIDEOFORGE_MEDIA_LIBRARY is not set"
+        )
+    root = Path(library).resolve()
+    path = (root / name).resolve()
+    if path.parent != root or not path.is_file():
+        raise ValueError(f"there is no file {name!r} in the media library {str(root)!r}")
+    return path

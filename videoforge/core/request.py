@@ -8,12 +8,24 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest, Unprocessable
+from .files import library_file
 from .languages import normalize_language
 from .outline import derive_topic, narration_over_limit, parse_document, parse_outline
 from .settings import Settings
+from .themes import THEME_NAMES, parse_colour
 from .types import SUPPORTED_SIZES, Size, Slide
 
 ID_LENGTH = 29
+# The fields that choose how a video looks, not what it says (a re-render may change them).
+LOOK_FIELDS = (
+    "theme",
+    "brand_color",
+    "logo",
+    "title_slide",
+    "subtitle",
+    "closing",
+    "burn_captions",
+)
 TONES = ("formal", "casual", "storytelling")
 FIELDS = (
     "topic",
@@ -25,7 +37,12 @@ FIELDS = (
     "size",
     "voice",
     "fps",
+    *LOOK_FIELDS,
 )
+CLOSINGS = ("summary", "credits")  # what a closing slide shows
+MAX_SUBTITLE = 200
+_LOGO_NAME = re.compile(r"^[\w][\w .-]{0,199}$")
+LOGO_TYPES = (".png", ".jpg", ".jpeg", ".webp")
 FRAME_RATES = (24, 25, 30, 50, 60)  # frames a second a video may have; 30 by default
 DEFAULT_FPS = 30
 MAX_TOPIC = 1000
@@ -75,6 +92,10 @@ class Capabilities:
     # Characters of narration on one slide, and in one video (the settings' defaults).
     max_slide_narration: int = Settings.max_slide_narration
     max_narration: int = Settings.max_narration
+    # The look of a request that does not choose (the settings' defaults), and where logos live.
+    theme: str = Settings.theme
+    title_slide: bool = Settings.title_slide
+    media_library: str = ""
 
     def voice(self, voice_id: str) -> VoiceInfo | None:
         for voice in self.voices:
@@ -94,6 +115,13 @@ class GenerationRequest:
     slides: tuple[Slide, ...] = field(default_factory=tuple)
     source_text: str | None = None
     fps: int = DEFAULT_FPS
+    theme: str = "dark"
+    brand_color: str = ""  # the brand theme's accent; empty: the deployment's
+    logo: str = ""  # the brand theme's logo, a media library file; empty: the deployment's
+    title_slide: bool = False
+    subtitle: str = ""
+    closing: str = ""  # "", "summary" or "credits"
+    burn_captions: bool = False
 
     @property
     def generation_id(self) -> str:
@@ -196,6 +224,8 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
     if isinstance(fps, bool) or not isinstance(fps, int) or fps not in FRAME_RATES:
         raise InvalidRequest(f"'fps' must be one of {', '.join(map(str, FRAME_RATES))}")
 
+    look = _parse_look(body, capabilities)
+
     if problem := narration_over_limit(slides, capabilities.max_narration):
         raise Unprocessable(
             f"{problem}. Send a shorter outline or document, or split it into several videos"
@@ -219,10 +249,64 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         slides=tuple(slides),
         source_text=source_text,
         fps=fps,
+        **look,
     )
 
 
-RERENDER_FIELDS = ("slides", "language", "tone", "size", "fps", "voice")
+def _parse_look(body: dict[str, Any], capabilities: Capabilities) -> dict[str, Any]:
+    """Validate the fields that change how the video looks, not what it says."""
+    theme = body.get("theme") or capabilities.theme
+    if not isinstance(theme, str) or theme not in THEME_NAMES:
+        raise InvalidRequest(f"'theme' must be one of {', '.join(THEME_NAMES)}")
+    brand_color = body.get("brand_color") or ""
+    if brand_color:
+        try:
+            parse_colour(brand_color)
+        except ValueError as exc:
+            raise InvalidRequest(f"'brand_color': {exc}") from None
+    logo = body.get("logo") or ""
+    if logo:
+        if not isinstance(logo, str) or not _LOGO_NAME.fullmatch(logo) or ".." in logo:
+            raise InvalidRequest("'logo' must be the file name of a picture in the media library")
+        if not logo.lower().endswith(LOGO_TYPES):
+            raise InvalidRequest(f"'logo' must be a {', '.join(LOGO_TYPES)} file")
+        try:
+            library_file(capabilities.media_library, logo)
+        except ValueError:
+            raise Unprocessable(
+                f"there is no logo {logo!r} in the media library (VIDEOFORGE_MEDIA_LIBRARY)"
+            ) from None
+    flags = {}
+    for name, default in (("title_slide", capabilities.title_slide), ("burn_captions", False)):
+        value = body.get(name, default)
+        if not isinstance(value, bool):
+            raise InvalidRequest(f"'{name}' must be true or false")
+        flags[name] = value
+    subtitle = body.get("subtitle") or ""
+    if not isinstance(subtitle, str) or len(subtitle) > MAX_SUBTITLE:
+        raise InvalidRequest(f"'subtitle' must be a string of at most {MAX_SUBTITLE} characters")
+    closing = body.get("closing") or ""
+    if closing not in ("", *CLOSINGS):
+        raise InvalidRequest(f"'closing' must be one of {', '.join(CLOSINGS)}, or null")
+    return {
+        "theme": theme,
+        "brand_color": brand_color,
+        "logo": logo,
+        "subtitle": " ".join(subtitle.split()),
+        "closing": closing,
+        **flags,
+    }
+
+
+RERENDER_FIELDS = (
+    "slides",
+    "language",
+    "tone",
+    "size",
+    "fps",
+    "voice",
+    *LOOK_FIELDS,
+)
 
 
 def parse_rerender_request(

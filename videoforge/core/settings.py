@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import VideoforgeError
+from .themes import THEME_NAMES, parse_colour
 
 
 class ConfigError(VideoforgeError):
@@ -149,6 +150,23 @@ class Bool:
 
     def describe(self) -> str:
         return "`1` or `0`"
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A colour written #rrggbb; empty or unset means the default."""
+
+    def __call__(self, name: str, raw: str | None, default: str) -> str:
+        value = (raw or "").strip() or default
+        if value:
+            try:
+                parse_colour(value)
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+        return value
+
+    def describe(self) -> str:
+        return "`#rrggbb`"
 
 
 @dataclass(frozen=True)
@@ -491,6 +509,42 @@ class Settings:
         ("library", "openverse", "wikimedia", "unsplash", "pexels", "openai"),
         CommaList(),
         "picture sources, tried in order; a source without its setting is skipped",
+        group="media",
+    )
+    theme: str = setting(
+        "VIDEOFORGE_THEME",
+        "dark",
+        Choice(*THEME_NAMES),
+        "slide theme of a request that names none",
+        group="media",
+    )
+    brand_color: str = setting(
+        "VIDEOFORGE_BRAND_COLOR",
+        "",
+        Colour(),
+        "accent colour of the `brand` theme (made darker where text needs it)",
+        group="media",
+        shown="#7c3aed",
+    )
+    brand_logo: str = setting(
+        "VIDEOFORGE_BRAND_LOGO",
+        "",
+        Text(),
+        "file name in the media library of the logo on title slides (any theme)",
+        group="media",
+    )
+    brand_name: str = setting(
+        "VIDEOFORGE_BRAND_NAME",
+        "",
+        Text(),
+        "the deployment's name, written on title slides",
+        group="media",
+    )
+    title_slide: bool = setting(
+        "VIDEOFORGE_TITLE_SLIDE",
+        False,
+        Bool(),
+        "open every video with a title slide unless its request says `title_slide: false`",
         group="media",
     )
     unsplash_access_key: str = setting(

@@ -7,12 +7,13 @@ describe the deck in the reference's shapes for GET /api/content and GET /api/sc
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StageError
+from ..core.outline import MAX_BULLETS, narration_over_limit, suggest_animation
 from ..core.outline import narrate as narrate_outline
-from ..core.outline import narration_over_limit, suggest_animation
 from ..core.request import GenerationRequest
 from ..core.types import Slide, Usage
 
@@ -44,6 +45,47 @@ def write_slides(
     return [replace(s, slide_number=i) for i, s in enumerate(slides, start=1)]
 
 
+def add_title_and_closing(slides: list[Slide], request: GenerationRequest) -> list[Slide]:
+    """Open the deck with its title slide and end it with its closing slide, as the request asks.
+
+    Both come with their narration (the title slide speaks the topic and subtitle; a summary
+    lists the slides' titles), so the scripts stage leaves them alone; slides are renumbered.
+    """
+    content = [s for s in slides if s.kind == "content"]
+    deck = []
+    if request.title_slide:
+        said = [_sentence(request.topic)] + (
+            [_sentence(request.subtitle)] if request.subtitle else []
+        )
+        deck.append(
+            Slide(0, request.topic, (), " ".join(said), kind="title", subtitle=request.subtitle)
+        )
+    deck.extend(content)
+    if request.closing:
+        deck.append(_closing_slide(content, request))
+    return [replace(s, slide_number=i) for i, s in enumerate(deck, start=1)]
+
+
+def _closing_slide(content: list[Slide], request: GenerationRequest) -> Slide:
+    english = request.language == "english"
+    if request.closing == "summary":
+        titles = [s.title for s in content][:MAX_BULLETS]
+        listed = "; ".join(titles)
+        narration = f"To sum up: {listed}." if english else _sentence(listed)
+        return Slide(
+            0, "Summary" if english else request.topic, tuple(titles), narration, kind="closing"
+        )
+    credits = [f"Narration: {request.voice}", "Slides and video: videoforge"]
+    narration = "Thank you for watching." if english else _sentence(request.topic)
+    return Slide(0, "Credits", tuple(credits), narration, kind="closing")
+
+
+def _sentence(text: str) -> str:
+    """Return text ending like a sentence (a full stop added unless it ends in punctuation)."""
+    text = " ".join(text.split())
+    return text if not text or unicodedata.category(text[-1]).startswith("P") else text + "."
+
+
 def write_scripts(
     slides: list[Slide],
     request: GenerationRequest,
@@ -57,8 +99,13 @@ def write_scripts(
     Raises StageError when the deck's narration is longer than max_narration characters in
     all (a language model's deck can be; a request's outline or document was checked at POST).
     """
+    content = [s for s in slides if s.kind == "content"]
     if all(s.narration.strip() for s in slides):
         written = slides
+    elif text_model is not None and len(content) < len(slides):
+        # The title and closing slides say what they say: the model writes the others'.
+        done = iter(write_scripts(content, request, text_model, usage, max_narration=max_narration))
+        written = [next(done) if s.kind == "content" else s for s in slides]
     elif text_model is not None:
         written = text_model.write_narration(
             slides, topic=request.topic, language=request.language, tone=request.tone, usage=usage
@@ -99,6 +146,8 @@ def content_json(
                 "duration": round(spans[i][1], 3) if spans else None,
                 "visual": visual.kind if visual else None,
                 "image_credit": visual.credit if visual else None,
+                "kind": s.kind,
+                "subtitle": s.subtitle,
             }
         )
     return {
@@ -107,6 +156,7 @@ def content_json(
         "language": request.language,
         "tone": request.tone,
         "size": request.size,
+        "theme": request.theme,
         "total_slides": len(items),
         "slides": items,
         "credits": [v.credit for v in visuals or () if v.credit],
@@ -129,6 +179,7 @@ def script_json(
                 "start_time": round(start, 3) if spans else None,
                 "end_time": round(start + duration, 3) if spans else None,
                 "narration_text": s.narration,
+                "kind": s.kind,
             }
         )
     total = round(spans[-1][0] + spans[-1][1], 3) if spans else None
@@ -150,6 +201,7 @@ def deck_json(gid: str, run_id: int, request: GenerationRequest, slides: list[Sl
     animation the pipeline suggested from a slide's bullets is left out (null), so that it
     follows the bullets when they are edited.
     """
+    slides = [s for s in slides if s.kind == "content"]  # the request asks for the others
     asked = [s.animation for s in request.slides] or [s.animation for s in slides]
     return {
         "generation_id": gid,
@@ -160,6 +212,13 @@ def deck_json(gid: str, run_id: int, request: GenerationRequest, slides: list[Sl
         "size": request.size,
         "fps": request.fps,
         "voice": request.voice,
+        "theme": request.theme,
+        "brand_color": request.brand_color or None,
+        "logo": request.logo or None,
+        "title_slide": request.title_slide,
+        "subtitle": request.subtitle or None,
+        "closing": request.closing or None,
+        "burn_captions": request.burn_captions,
         "slides": [
             {
                 "title": s.title,
@@ -167,6 +226,7 @@ def deck_json(gid: str, run_id: int, request: GenerationRequest, slides: list[Sl
                 "narration": s.narration,
                 "image": s.image,
                 "animation": animation,
+                "pronunciations": s.pronunciations,
             }
             for s, animation in zip(slides, asked, strict=True)
         ],

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StageError, Stopped, VideoforgeError
-from ..core.files import write_json_atomic
+from ..core.files import library_file, write_json_atomic
 from ..core.request import GenerationRequest
 from ..core.settings import Settings
 from ..core.stages import event
+from ..core.themes import parse_colour, theme_for
 from ..core.types import (
     DECK_FILE,
     PDF_FILE,
@@ -36,6 +37,7 @@ from ..core.types import (
     Run,
     Size,
     Slide,
+    Theme,
     Usage,
 )
 from ..media.compose import AAC_PEAK_MARGIN, Chapter, mux
@@ -45,7 +47,14 @@ from ..providers.images.finder import ImageFinder
 from .audio import NarrationTrack
 from .cache import Cache
 from .captions import write_srt, write_vtt
-from .deck import content_json, deck_json, script_json, write_scripts, write_slides
+from .deck import (
+    add_title_and_closing,
+    content_json,
+    deck_json,
+    script_json,
+    write_scripts,
+    write_slides,
+)
 from .export import keep_still, write_pdf, write_pptx
 from .narration import cached_narration, narrate
 from .timeline import CREDITS_TAIL, LEAD_IN, PAUSE, TAIL, credits_cue, sentence_times, timeline
@@ -92,6 +101,23 @@ class VideoPipeline:
         if hasattr(speech, "with_usage"):
             speech = speech.with_usage(usage)
         return speech
+
+    def theme_for(self, request: GenerationRequest) -> Theme:
+        """Return the request's theme, with the brand's colour, logo and name where set."""
+        settings = self.settings
+        colour = request.brand_color or settings.brand_color
+        logo_name = request.logo or settings.brand_logo
+        if logo_name:
+            try:
+                library_file(settings.media_library, logo_name)
+            except ValueError as exc:
+                raise StageError("generating_content", f"the logo: {exc}") from None
+        return theme_for(
+            request.theme,
+            accent=parse_colour(colour) if colour else None,
+            logo=str(library_file(settings.media_library, logo_name)) if logo_name else None,
+            brand=settings.brand_name,
+        )
 
     def run(self, run: Run, report: Report, workdir: Path) -> dict[str, Any]:
         """Run the stages for one attempt; its MP4 is named after the attempt, kept only on success.
@@ -148,8 +174,11 @@ class VideoPipeline:
 
         t = clock()
         report(*event("generating_content", "start"))
-        slides = write_slides(request, self.text_model, report.usage)
+        slides = add_title_and_closing(
+            write_slides(request, self.text_model, report.usage), request
+        )
         n = len(slides)
+        theme = self.theme_for(request)
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides))
         # Visuals do not wait for speech: pictures and text slides start now, each animation
         # as soon as its slide's length is known; all are reported in order later.
@@ -157,7 +186,7 @@ class VideoPipeline:
         visuals: list[Future[Visual] | None] = [
             None
             if s.animation
-            else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir)
+            else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir, theme)
             for s in slides
         ]
         pictures = PictureTrack(
@@ -203,6 +232,12 @@ class VideoPipeline:
             assert sound.rate is not None
             bounds.append(fmt.frame_at_sample(sound.position, sound.rate))
             frames = bounds[-1] - bounds[-2]
+            times = sentence_times(i, narration)
+            captions = ()
+            if request.burn_captions:
+                captions = tuple(
+                    (a, b, cue.text) for (a, b), cue in zip(times, narration.cues, strict=True)
+                )
             if slides[i].animation:
                 visuals[i] = renderer.submit(
                     make_animation,
@@ -211,13 +246,16 @@ class VideoPipeline:
                     fmt,
                     self.cache,
                     frames,
-                    sentence_times(i, narration),
+                    times,
                     pictures.skip,
                     should_stop,
+                    theme,
+                    captions,
                 )
+                captions = ()  # burned into the clip
             visual = visuals[i]
             assert visual is not None
-            pictures.add(i, visual, frames)
+            pictures.add(i, visual, frames, captions)
             if (failure := pictures.failure()) is not None:
                 raise failure
 
@@ -227,10 +265,12 @@ class VideoPipeline:
         # A failure below is reported by the worker under the step last reported.
         for i, slide in enumerate(slides):
             # Speech the cache holds (an unchanged slide of a re-render) is said to be reused.
-            reused = cached_narration(slide, speech, self.cache)
+            reused = cached_narration(slide, speech, self.cache, language=request.language)
             if reused is None:
                 report(*event("generating_audio", "slide", i, n, slide=i + 1, slides=n))
-                narration, hit = narrate(slide, speech, self.cache, should_stop=should_stop)
+                narration, hit = narrate(
+                    slide, speech, self.cache, language=request.language, should_stop=should_stop
+                )
                 synthesized += not hit
             else:
                 narration = reused

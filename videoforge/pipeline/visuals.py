@@ -9,6 +9,7 @@ video's picture track, slide by slide, as soon as each one and its length are kn
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -35,13 +36,14 @@ from ..media.h264 import (
 )
 from ..providers.base import ImageSource
 from ..render.animations import MIN_DURATION, animation_frames, plan_animation
+from ..render.captions import with_captions
 from ..render.draw import render_slide
 from .cache import Cache
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = "slides-2"  # bump when the slide look changes, so cached images are redone
-ANIMATION_VERSION = "animation-2"  # raw H.264 at the video's frame rate
+RENDER_VERSION = "slides-3"  # bump when the slide look changes, so cached images are redone
+ANIMATION_VERSION = "animation-3"  # raw H.264 at the video's frame rate; themes, captions
 POSTER_QUALITY = 85
 
 
@@ -88,14 +90,24 @@ def _find_image(
 
 
 def render_still(
-    slide: Slide, total: int, size: Size, cache: Cache, image: FoundImage | None = None
+    slide: Slide,
+    total: int,
+    size: Size,
+    cache: Cache,
+    image: FoundImage | None = None,
+    theme: Theme = DEFAULT_THEME,
 ) -> Path:
-    """Render a slide's still, with its picture if any (cached per content, picture and size)."""
-    return _render_still(slide, total, size, cache, image)[0]
+    """Render a slide's still, with its picture if any (cached per content, picture, theme and size)."""
+    return _render_still(slide, total, size, cache, image, theme)[0]
 
 
 def _render_still(
-    slide: Slide, total: int, size: Size, cache: Cache, image: FoundImage | None = None
+    slide: Slide,
+    total: int,
+    size: Size,
+    cache: Cache,
+    image: FoundImage | None = None,
+    theme: Theme = DEFAULT_THEME,
 ) -> tuple[Path, bool]:
     """Render a still as render_still does; say whether it came from the cache."""
     picture = cache.key(image.path.read_bytes(), image.attribution) if image else ""
@@ -104,13 +116,24 @@ def _render_still(
         str(size),
         str(slide.slide_number),
         str(total),
+        slide.kind,
         slide.title,
+        slide.subtitle,
         json.dumps(list(slide.bullets), ensure_ascii=False),
         picture,
+        theme_key(theme),
     )
     return cache.get_or_create(
-        key, ".png", lambda out: render_slide(slide, size, out, total=total, image=image)
+        key,
+        ".png",
+        lambda out: render_slide(slide, size, out, total=total, image=image, theme=theme),
     )
+
+
+def theme_key(theme: Theme) -> str:
+    """Return what a slide's look depends on in a theme: its colours, name and logo's bytes."""
+    logo = Path(theme.logo).read_bytes() if theme.logo else b""
+    return f"{theme.background}{theme.accent}{theme.title}{theme.text}{theme.muted}|{theme.brand}|{len(logo)}:{hashlib.sha256(logo).hexdigest()}"
 
 
 def make_visual(
@@ -120,6 +143,7 @@ def make_visual(
     cache: Cache,
     finder: ImageSource | None,
     workdir: Path,
+    theme: Theme = DEFAULT_THEME,
 ) -> Visual:
     """Make a text or picture slide (animation slides go through make_animation)."""
     if slide.image:
@@ -132,7 +156,7 @@ def make_visual(
             if image is None:
                 note = f"no image found for “{slide.image}”; using a text slide"
         if image is not None:
-            still, drawn = _render_still(slide, total, size, cache, image)
+            still, drawn = _render_still(slide, total, size, cache, image, theme)
             return Visual(
                 slide.slide_number,
                 "image",
@@ -140,9 +164,9 @@ def make_visual(
                 credit=image.credit(),
                 reused=found and drawn,
             )
-        still, drawn = _render_still(slide, total, size, cache)
+        still, drawn = _render_still(slide, total, size, cache, theme=theme)
         return Visual(slide.slide_number, "text", still, note=note, reused=drawn)
-    still, drawn = _render_still(slide, total, size, cache)
+    still, drawn = _render_still(slide, total, size, cache, theme=theme)
     return Visual(slide.slide_number, "text", still, reused=drawn)
 
 
@@ -158,6 +182,7 @@ def render_animation(
     skip: SkipFrames | Callable[[], SkipFrames] | None = None,
     theme: Theme = DEFAULT_THEME,
     cues: Sequence[tuple[float, float]] = (),
+    captions: Sequence[tuple[float, float, str]] = (),
     should_stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Render an animation clip of exactly `duration` seconds (to a frame at `fps`) to `out`.
@@ -176,8 +201,9 @@ def render_animation(
     plan = plan_animation(spec, slide, size, total=total, theme=theme)
     fmt = VideoFormat(size, fps)
     started = time.perf_counter()
+    frames = animation_frames(plan, duration, cues)
     encode_frames(
-        animation_frames(plan, duration, cues),
+        with_captions(frames, captions) if captions else frames,
         fmt,
         out,
         skip=skip or (lambda: skip_frames_for(fmt, should_stop=should_stop)),
@@ -202,6 +228,8 @@ def make_animation(
     cues: tuple[tuple[float, float], ...] = (),
     skip: Callable[[], SkipFrames] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    theme: Theme = DEFAULT_THEME,
+    captions: tuple[tuple[float, float, str], ...] = (),
 ) -> Visual:
     """Render a slide's animation clip of `frames` frames (cached), with a still beside it.
 
@@ -218,6 +246,8 @@ def make_animation(
         json.dumps(slide.animation, sort_keys=True),
         str(frames),
         json.dumps([[round(a, 3), round(b, 3)] for a, b in cues]),
+        theme_key(theme),
+        json.dumps([[round(a, 3), round(b, 3), t] for a, b, t in captions], ensure_ascii=False),
     )
     clip, rendered = cache.get_or_create(
         key,
@@ -232,10 +262,12 @@ def make_animation(
             fps=fmt.fps,
             skip=skip,
             cues=cues,
+            captions=captions,
             should_stop=should_stop,
+            theme=theme,
         ),
     )
-    still, drawn = _render_still(slide, total, fmt.size, cache)
+    still, drawn = _render_still(slide, total, fmt.size, cache, theme=theme)
     kind = slide.animation.get("type", "animation")
     return Visual(
         slide.slide_number,
@@ -316,9 +348,19 @@ class PictureTrack:
         """Encode slide `index`'s still as soon as it is drawn."""
         self._stills[index] = self._thread.submit(self._encode, visual)
 
-    def add(self, index: int, visual: Future[Visual], frames: int) -> None:
-        """Lay slide `index` into the track for `frames` frames (after the slides before it)."""
-        self._added.append(self._thread.submit(self._add, index, visual, frames))
+    def add(
+        self,
+        index: int,
+        visual: Future[Visual],
+        frames: int,
+        captions: Sequence[tuple[float, float, str]] = (),
+    ) -> None:
+        """Lay slide `index` into the track for `frames` frames (after the slides before it).
+
+        `captions`, (start, end, text) in seconds from the slide's start, are burned into a
+        still slide (an animation's clip has its own already).
+        """
+        self._added.append(self._thread.submit(self._add, index, visual, frames, tuple(captions)))
 
     def failure(self) -> BaseException | None:
         """Return the error of a step that failed already, if any."""
@@ -343,7 +385,13 @@ class PictureTrack:
     def _encode(self, visual: Future[Visual]) -> bytes:
         return encode_still(visual.result().still, self.fmt, should_stop=self.should_stop)
 
-    def _add(self, index: int, visual: Future[Visual], frames: int) -> None:
+    def _add(
+        self,
+        index: int,
+        visual: Future[Visual],
+        frames: int,
+        captions: tuple[tuple[float, float, str], ...],
+    ) -> None:
         if self._track is None:
             self._track = VideoTrack(self.path, self.fmt, self.skip())
         done = visual.result()
@@ -351,6 +399,23 @@ class PictureTrack:
             write_poster(done.still, self.poster)
         if done.clip is not None:
             self._track.add_clip(Path(done.clip).read_bytes(), frames)
+            return
+        if captions:
+            from PIL import Image
+
+            with Image.open(done.still) as still:
+                picture = still.convert("RGB")
+            clip = self.path.with_name(f"{self.path.name}.{index}.captioned.h264")
+            seconds = frames / self.fmt.fps
+            encode_frames(
+                with_captions([(picture, seconds)], captions),
+                self.fmt,
+                clip,
+                skip=self.skip(),
+                should_stop=self.should_stop,
+            )
+            self._track.add_clip(clip.read_bytes(), frames)
+            clip.unlink()
             return
         still = self._stills.get(index)
         idr = still.result() if still is not None else self._encode(visual)

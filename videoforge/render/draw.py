@@ -14,13 +14,14 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
+from .icons import draw_icon
 from .layout import SlideLayout, layout_animation, layout_slide
 from .pictures import paste_picture
 from .text import BOLD_FONT, REGULAR_FONT, Box, load_font, shaping
 
 
 def draw_layout(layout: SlideLayout) -> Image.Image:
-    """Draw a layout: background, shapes, pictures, then the text lines."""
+    """Draw a layout: background, shapes, pictures and icons, then the text lines."""
     image = Image.new("RGB", (layout.size.width, layout.size.height), layout.background)
     draw = ImageDraw.Draw(image)
     for shape in layout.shapes:
@@ -33,6 +34,8 @@ def draw_layout(layout: SlideLayout) -> Image.Image:
             draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=shape.fill)
     for picture in layout.images:
         paste_picture(image, picture.path, picture.box)
+    for placed in layout.icons:
+        draw_icon(image, placed.box, placed.icon, placed.fill)
     for item in layout.items:
         font = load_font(BOLD_FONT if item.bold else REGULAR_FONT, item.font_size)
         draw.text(item.xy, item.text, fill=item.fill, font=font, anchor="la", **shaping(font))
@@ -63,9 +66,11 @@ def render_slide(
     total: int,
     theme: Theme = DEFAULT_THEME,
     image: FoundImage | None = None,
+    icon: bool = True,
 ) -> Path:
-    """Render a slide (and its picture, if any) to an RGB PNG of exactly size at out; return out."""
-    return render_layout(layout_slide(slide, size, total=total, theme=theme, image=image), out)
+    """Render a slide (and its picture or icon) to an RGB PNG of exactly size at out; return out."""
+    layout = layout_slide(slide, size, total=total, theme=theme, image=image, icon=icon)
+    return render_layout(layout, out)
 
 
 def animation_canvas(

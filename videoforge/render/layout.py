@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
+from .icons import Icon, choose_icon, icon_named
 from .pictures import picture_size
 from .text import (
     BOLD_FONT,
@@ -42,11 +43,11 @@ SAFE_MARGIN = 0.05  # of the width on the left and right, of the height at the t
 MIN_FONT_PX = 8
 
 # Font sizes and spacing, as fractions of the shorter image side.
-_TITLE_MAX = 0.068
-_TITLE_ALONE_MAX = 0.09  # a slide without bullets: a bigger, vertically centred title
+_TITLE_MAX = 0.078
+_TITLE_ALONE_MAX = 0.1  # a slide without bullets: a bigger title
 _TITLE_MIN = 0.036
 _TITLE_CROWDED = 0.03  # the title of a slide whose bullets only just fit
-_BODY_MAX = 0.046
+_BODY_MAX = 0.058
 _BODY_MIN = 0.021
 _NUMBER = 0.024
 _STRIP = 0.008  # accent strip along the top edge
@@ -66,6 +67,21 @@ _PICTURE_GAP = 0.035  # picture to bullets
 # bullets, of the height above them, or all of it on a slide without bullets.
 _PICTURE_SHARES = {"beside": (0.48, 0.36), "above": (0.7, 0.55, 0.4), "full": (1.0,)}
 _KEEP_BODY = 0.9  # a bigger picture may not shrink the bullets below this share of their best size
+# An icon (a slide with neither picture nor animation) beside the bullets, above them on a
+# portrait slide, or under a title alone: the most of the width or height it may take.
+_ICON_SHARES = {"beside": (0.32,), "below": (0.24,), "full": (0.5,)}
+_KEEP_BODY_WITH_ICON = 0.9  # the icon goes when it would shrink the bullets more than this
+_COLUMNS_FROM = 7  # bullets from which a wide slide tries two columns
+_COLUMN_GAP = 0.05  # between two columns
+_WIDE = 1.3  # a body box this many times wider than tall is wide enough for two columns
+# The title slide: the topic large and centred, a subtitle, the logo or an icon above them.
+_COVER_TITLE_MAX = 0.11
+_COVER_SUBTITLE_MAX = 0.05
+_COVER_MARK = 0.3  # the logo's or icon's most height, of the safe height
+_COVER_GAP = 0.04
+CLOSING_ICON = "list-check"
+_TEXT_WEIGHT = 0.35  # of a text line's ink box that is ink, roughly
+_PICTURE_WEIGHT = 0.5  # of a picture's or an icon's box, for balancing
 _NATURAL = 2.0  # the other arrangement must show the picture this many times larger to be chosen
 
 
@@ -87,6 +103,15 @@ class PlacedImage:
 
 
 @dataclass(frozen=True)
+class PlacedIcon:
+    """An icon glyph drawn as large as fits inside box, centred, in fill."""
+
+    box: Box
+    icon: Icon
+    fill: RGB
+
+
+@dataclass(frozen=True)
 class SlideLayout:
     """Everything `draw.draw_layout` draws: background, shapes, pictures, then the text lines."""
 
@@ -98,6 +123,7 @@ class SlideLayout:
     truncated: bool = False  # some text did not fit even at the minimum font size
     images: tuple[PlacedImage, ...] = ()
     stage: Box | None = None  # left empty for an animation's frames
+    icons: tuple[PlacedIcon, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,7 @@ def layout_slide(
     total: int,
     theme: Theme = DEFAULT_THEME,
     image: FoundImage | None = None,
+    icon: bool = True,
 ) -> SlideLayout:
     """Place the slide's text and picture (if any) so all of it lies in the safe area.
 
@@ -132,8 +159,14 @@ def layout_slide(
     as large (a panorama, a tall portrait), unless that would cost the bullets room they need.
     A slide without bullets shows the picture as large as fits under its title. The picture's
     credit goes at the bottom left when the image names an author or a license.
+    Without an image, an icon chosen from the slide's words takes the picture's place (unless
+    `icon` is false, or the bullets need the room). The content is centred vertically in the
+    safe area; many bullets on a wide slide go in two columns. A "title" slide is laid out as
+    the deck's cover (`layout_cover`).
     """
-    return _layout(slide, size, total, theme, picture=image)
+    if slide.kind == "title":
+        return layout_cover(slide, size, theme=theme)
+    return _layout(slide, size, total, theme, picture=image, icon=icon and image is None)
 
 
 def layout_animation(
@@ -141,6 +174,122 @@ def layout_animation(
 ) -> SlideLayout:
     """Place an animation slide's title and number, and leave layout.stage empty below them."""
     return _layout(slide, size, total, theme, stage=True)
+
+
+def layout_cover(slide: Slide, size: Size, *, theme: Theme = DEFAULT_THEME) -> SlideLayout:
+    """Lay out the deck's title slide, centred: a logo or icon, the topic, a bar, the subtitle.
+
+    The theme's logo (or, without one, an icon chosen from the topic) goes above the title;
+    the deployment's name, when the theme has one, at the bottom. No slide number.
+    """
+    width, height = size.width, size.height
+    unit = min(width, height)
+
+    def font_px(fraction: float) -> int:
+        return max(MIN_FONT_PX, round(unit * fraction))
+
+    margin_x, margin_y = round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
+    left, top, right, bottom = margin_x, margin_y, width - margin_x, height - margin_y
+    strip = max(1, round(unit * _STRIP))
+    shapes: list[Shape] = [Shape("rect", (0, 0, width, min(strip, margin_y)), theme.accent)]
+    items: list[PlacedText] = []
+    gap = round(unit * _COVER_GAP)
+    if theme.brand:
+        brand = _place_number(
+            theme.brand, font_px(_NUMBER * 1.2), (left, top, right, bottom), theme.muted
+        )
+        if brand is not None:
+            brand = _centred_x(replace(brand, role="brand"), left, right)
+            items.append(brand)
+            bottom = brand.bbox[1] - gap
+    room = bottom - top
+    truncated = False
+    parts: list[tuple[str, object, int]] = []  # (kind, thing, height) stacked top to bottom
+
+    mark_side = round(room * _COVER_MARK)
+    mark: tuple[str, Box] | None = None
+    if theme.logo:
+        source = picture_size(Path(theme.logo))
+        box = _contain(source, (0, 0, round((right - left) * 0.5), mark_side), (0.5, 0.5))
+        if box is not None:
+            mark = ("logo", box)
+    else:
+        mark = ("icon", (0, 0, mark_side, mark_side))
+
+    title_style = TextStyle(
+        font=BOLD_FONT,
+        max_size=font_px(_COVER_TITLE_MAX),
+        min_size=font_px(_TITLE_MIN),
+        line_spacing=1.1,
+        para_spacing=0.0,
+        indent=0.0,
+        role="title",
+        fill=theme.title,
+    )
+    title = fit_paragraphs(
+        [Para(t) for t in paragraphs(slide.title or "")],
+        title_style,
+        (left, 0, right, round(room * 0.4)),
+    )
+    subtitle = Block((), (), False)
+    if slide.subtitle:
+        subtitle_style = replace(
+            title_style,
+            font=REGULAR_FONT,
+            max_size=font_px(_COVER_SUBTITLE_MAX),
+            min_size=font_px(_BODY_MIN),
+            line_spacing=1.2,
+            role="subtitle",
+            fill=theme.text,
+        )
+        subtitle = fit_paragraphs(
+            [Para(t) for t in paragraphs(slide.subtitle)],
+            subtitle_style,
+            (left, 0, right, round(room * 0.2)),
+        )
+    truncated = title.truncated or subtitle.truncated
+    bar_height = max(1, round(unit * _BAR_HEIGHT))
+    bar_width = round((right - left) * 0.12)
+
+    if mark is not None:
+        parts.append(("mark", mark, mark[1][3] - mark[1][1]))
+    if title.items:
+        parts.append(("title", title, title.bottom - title.items[0].bbox[1]))
+        parts.append(("bar", None, bar_height))
+    if subtitle.items:
+        parts.append(("subtitle", subtitle, subtitle.bottom - subtitle.items[0].bbox[1]))
+    total_height = sum(h for _, _, h in parts) + gap * max(0, len(parts) - 1)
+    y = top + max(0, (room - total_height) // 2)
+    images: tuple[PlacedImage, ...] = ()
+    icons: tuple[PlacedIcon, ...] = ()
+    centre = (left + right) // 2
+    for kind, thing, part_height in parts:
+        if kind == "mark":
+            name, (x0, y0, x1, y1) = thing  # type: ignore[misc]
+            w = x1 - x0
+            box = (centre - w // 2, y, centre - w // 2 + w, y + part_height)
+            if name == "logo":
+                images = (PlacedImage(box, Path(theme.logo or "")),)
+            else:
+                icons = (PlacedIcon(box, choose_icon(slide.title, slide.bullets), theme.accent),)
+        elif kind == "bar":
+            shapes.append(
+                Shape(
+                    "rect",
+                    (centre - bar_width // 2, y, centre + (bar_width + 1) // 2, y + bar_height),
+                    theme.accent,
+                )
+            )
+        else:
+            block: Block = thing  # type: ignore[assignment]
+            dy = y - block.items[0].bbox[1]
+            items.extend(_centred_x(_shifted(item, dy), left, right) for item in block.items)
+        y += part_height + gap
+    items.sort(key=lambda item: item.bbox[1])
+    safe = (left, top, right, height - margin_y)
+    return SlideLayout(
+        size, safe, theme.background, tuple(shapes), tuple(items), truncated, images, None, icons
+    )
 
 
 # --- arranging a slide -------------------------------------------------------------------------
@@ -154,8 +303,9 @@ def _layout(
     *,
     picture: FoundImage | None = None,
     stage: bool = False,
+    icon: bool = False,
 ) -> SlideLayout:
-    """Lay out a text slide, a slide with a picture, or (stage) an animation slide."""
+    """Lay out a text slide, a slide with a picture or an icon, or (stage) an animation slide."""
     width, height = size.width, size.height
     if width <= 0 or height <= 0:
         raise ValueError(f"slide size must be positive, got {size}")
@@ -197,6 +347,11 @@ def _layout(
         arrangements = [natural, {"above": "beside", "beside": "above"}[natural]]
         shown = arrangements if body_paras else ["full"]
         options = [*_picture_splits(source, shown, px(_PICTURE_GAP))]
+    elif icon:
+        natural = "below" if width < height else "beside"  # under the bullets balances a title
+        shown = [natural] if body_paras else ["full"]
+        splits = _picture_splits((1, 1), shown, px(_PICTURE_GAP), shares=_ICON_SHARES)
+        options = [*splits, ("text", None)]
     below = bool(body_paras) or options[0][1] is not None  # else a title alone, centred, bigger
     title_style = TextStyle(
         font=BOLD_FONT,
@@ -235,20 +390,31 @@ def _layout(
         paras = (title_paras, body_paras)
         return _arrange(*paras, title_style, body_style, content, gaps, split, crowded_title, fit)
 
-    arrangement, best = _choose([(name, arranged(split)) for name, split in options])
+    arranged_options = [(name, arranged(split)) for name, split in options]
+    if icon:
+        arrangement, best = _choose_icon(arranged_options)
+    else:
+        arrangement, best = _choose(arranged_options)
     if arrangement == "beside":
         best = _centre_beside(best)
+    elif arrangement == "below" and best.reserved is not None and best.body.items:
+        x0, y0, x1, y1 = best.reserved  # just under the bullets, not at the foot of the room
+        y = best.body.bottom + px(_PICTURE_GAP)
+        best = replace(best, reserved=(x0, min(y, y0), x1, min(y, y0) + y1 - y0))
+    if not stage:
+        best = _centre_vertically(best, top, content_bottom)
     title, body = best.title, best.body
     if best.bar is not None:
         shapes.append(Shape("rect", best.bar, theme.accent))
-    items.extend(title.items)
-    items.extend(body.items)
+    items = [*title.items, *body.items, *items]  # in reading order: columns one after the other
     shapes.extend(Shape("dot", box, theme.accent) for box in body.markers)
     images: tuple[PlacedImage, ...] = ()
     if picture is not None and best.reserved is not None:
         images = (PlacedImage(best.reserved, picture.path),)
+    icons: tuple[PlacedIcon, ...] = ()
+    if icon and best.reserved is not None:
+        icons = (PlacedIcon(best.reserved, _icon_for(slide), theme.accent),)
 
-    items.sort(key=lambda item: item.bbox[1])
     truncated = title.truncated or body.truncated or (number is None) or credit_cut
     if truncated:
         log.debug("slide %s: text truncated to fit %s", slide.slide_number, size)
@@ -261,6 +427,7 @@ def _layout(
         truncated,
         images,
         best.reserved if stage else None,
+        icons,
     )
 
 
@@ -341,7 +508,51 @@ def _stack(
             body_max = max(body_style.min_size, min(body_style.max_size, title.items[0].font_size))
             body_style = replace(body_style, max_size=body_max)
         body = fit(body_paras, body_style, body_box)
+        bx0, by0, bx1, by1 = body_box
+        wide = bx1 - bx0 >= _WIDE * max(1, by1 - by0)
+        if wide and sum(p.marker for p in body_paras) >= _COLUMNS_FROM:
+            columns = _fit_columns(body_paras, body_style, body_box)
+            if (_cut_block(columns), -_block_size(columns)) < (
+                _cut_block(body),
+                -_block_size(body),
+            ):
+                body = columns
     return _Stacked(title, bar, body, reserved, room if split is not None else None)
+
+
+def _fit_columns(paras: list[Para], style: TextStyle, box: Box) -> Block:
+    """Fit the bullets in two columns side by side, the first taking the first half, at one size."""
+    starts = [i for i, para in enumerate(paras) if para.marker]
+    half = starts[(len(starts) + 1) // 2]
+    left, top, right, bottom = box
+    gap = round((right - left) * _COLUMN_GAP)
+    middle = (left + right - gap) // 2
+    parts = (
+        (paras[:half], (left, top, middle, bottom)),
+        (paras[half:], (middle + gap, top, right, bottom)),
+    )
+    blocks = [fit_paragraphs(part, style, column) for part, column in parts]
+    size = min(_block_size(block) for block in blocks)
+    blocks = [
+        block
+        if _block_size(block) == size
+        else fit_paragraphs(part, replace(style, max_size=max(size, style.min_size)), column)
+        for block, (part, column) in zip(blocks, parts, strict=True)
+    ]
+    return Block(
+        blocks[0].items + blocks[1].items,
+        blocks[0].markers + blocks[1].markers,
+        blocks[0].truncated or blocks[1].truncated,
+        blocks[0].tight or blocks[1].tight,
+    )
+
+
+def _block_size(block: Block) -> int:
+    return block.items[0].font_size if block.items else 0
+
+
+def _cut_block(block: Block) -> tuple[bool, bool]:
+    return block.truncated, block.tight
 
 
 def _crowding(stacked: _Stacked) -> tuple[bool, bool, int, int, int]:
@@ -382,6 +593,61 @@ def _choose(options: list[tuple[str, _Stacked]]) -> tuple[str, _Stacked]:
     return max(pool, key=weight)
 
 
+def _choose_icon(options: list[tuple[str, _Stacked]]) -> tuple[str, _Stacked]:
+    """Keep the icon unless it cuts or squeezes text, or costs the bullets much of their size.
+
+    options are the icon's arrangement(s) and, last, the slide without it.
+    """
+    plain_name, plain = options[-1]
+    keep = _KEEP_BODY_WITH_ICON * _body_size(plain)
+    for name, stacked in options[:-1]:
+        if stacked.reserved is None or _cut(stacked) > _cut(plain):
+            continue
+        if _body_size(stacked) >= keep:
+            return name, stacked
+    return plain_name, plain
+
+
+def _centre_vertically(stacked: _Stacked, top: int, bottom: int) -> _Stacked:
+    """Move the title, bar, body and picture down together to balance them in top..bottom.
+
+    Balanced by their weight, as the eye sees it: a line of text weighs about a third of its
+    ink box, a picture or icon half of its box. The move keeps everything inside.
+    """
+    weighed = [(item.bbox, _TEXT_WEIGHT) for item in (*stacked.title.items, *stacked.body.items)]
+    if stacked.reserved is not None:
+        weighed.append((stacked.reserved, _PICTURE_WEIGHT))
+    if not weighed:
+        return stacked
+    boxes = [box for box, _ in weighed] + ([stacked.bar] if stacked.bar is not None else [])
+    high = max(b[3] for b in boxes)
+    mass = sum(_area(box) * weight for box, weight in weighed)
+    if mass <= 0:
+        return stacked
+    centre = sum(_area(box) * weight * (box[1] + box[3]) / 2 for box, weight in weighed) / mass
+    dy = round((top + bottom) / 2 - centre)
+    dy = max(0, min(dy, bottom - high))
+    if dy <= 0:
+        return stacked
+
+    def moved(block: Block) -> Block:
+        items = tuple(_shifted(item, dy) for item in block.items)
+        markers = tuple(_moved(box, dy) for box in block.markers)
+        return replace(block, items=items, markers=markers)
+
+    return replace(
+        stacked,
+        title=moved(stacked.title),
+        body=moved(stacked.body),
+        bar=_moved(stacked.bar, dy) if stacked.bar is not None else None,
+        reserved=_moved(stacked.reserved, dy) if stacked.reserved is not None else None,
+    )
+
+
+def _moved(box: Box, dy: int) -> Box:
+    return box[0], box[1] + dy, box[2], box[3] + dy
+
+
 def _centre_beside(stacked: _Stacked) -> _Stacked:
     """Centre a picture beside the bullets on their lines, keeping it in the room it was given."""
     if stacked.reserved is None or stacked.room is None or not stacked.body.items:
@@ -402,7 +668,10 @@ def _area(box: Box) -> int:
 
 
 def _picture_splits(
-    source: tuple[int, int], arrangements: list[str], gap: int
+    source: tuple[int, int],
+    arrangements: list[str],
+    gap: int,
+    shares: dict[str, tuple[float, ...]] = _PICTURE_SHARES,
 ) -> list[tuple[str, _Split]]:
     """Return a split for each arrangement of a picture of source's size and each share."""
     return [
@@ -413,7 +682,7 @@ def _picture_splits(
             ),
         )
         for name in arrangements
-        for share in _PICTURE_SHARES[name]
+        for share in shares[name]
     ]
 
 
@@ -429,8 +698,9 @@ def _split_picture(
     """Place a picture of source's size in region; return the bullets' box and the picture's.
 
     "beside": at the right, in at most share of the width (`_centre_beside` later centres it on
-    the bullets); "above": at the top, in at most share of the height, centred across; "full":
-    all of region, centred. The bullets get what the picture leaves; all of region if there is
+    the bullets); "above" ("below"): at the top (bottom), in at most share of the height,
+    centred across; "full":
+    at the top of region, in at most share of its height, centred across. The bullets get what the picture leaves; all of region if there is
     no room for a picture.
     """
     left, top, right, bottom = region
@@ -444,8 +714,15 @@ def _split_picture(
         picture = _contain(source, frame, (0.5, 0.0))
         if picture is not None:
             return (left, picture[3] + gap, right, bottom), picture
+    elif arrangement == "below":
+        frame = (left, bottom - round((bottom - top) * share), right, bottom)
+        picture = _contain(source, frame, (0.5, 1.0))
+        if picture is not None:
+            return (left, top, right, picture[1] - gap), picture
     else:
-        return region, _contain(source, region, (0.5, 0.5))
+        x0, y0, x1, y1 = region
+        frame = (x0, y0, x1, y0 + round((y1 - y0) * share))
+        return region, _contain(source, frame, (0.5, 0.0))  # under the title; then all centred
     return region, None
 
 
@@ -498,6 +775,20 @@ def _place_number(text: str, size: int, safe: Box, fill: RGB) -> PlacedText | No
     if bbox[1] < top:
         return None
     return PlacedText(text, "number", size, False, (x, y), bbox, fill)
+
+
+def _icon_for(slide: Slide) -> Icon:
+    """Return a slide's icon: a check list for the closing slide, else one from its words."""
+    if slide.kind == "closing":
+        return icon_named(CLOSING_ICON)
+    return choose_icon(slide.title, slide.bullets)
+
+
+def _centred_x(item: PlacedText, left: int, right: int) -> PlacedText:
+    """Move a line sideways so its ink is centred between left and right."""
+    x0, y0, x1, y1 = item.bbox
+    dx = (left + right - x0 - x1) // 2
+    return replace(item, xy=(item.xy[0] + dx, item.xy[1]), bbox=(x0 + dx, y0, x1 + dx, y1))
 
 
 def _shifted(item: PlacedText, dy: int) -> PlacedText:

@@ -11,16 +11,28 @@ from typing import Any
 
 from .. import __version__
 from ..core.animation_spec import animation_schema
-from ..core.outline import MAX_BULLET, MAX_BULLETS, MAX_IMAGE, MAX_SLIDES, MAX_TITLE
+from ..core.outline import (
+    MAX_BULLET,
+    MAX_BULLETS,
+    MAX_IMAGE,
+    MAX_PRONUNCIATIONS,
+    MAX_SLIDES,
+    MAX_SPOKEN,
+    MAX_TITLE,
+    MAX_WRITTEN,
+)
 from ..core.request import (
+    CLOSINGS,
     DEFAULT_FPS,
     FRAME_RATES,
     MAX_SOURCE_TEXT,
+    MAX_SUBTITLE,
     MAX_TOPIC,
     RERENDER_FIELDS,
     TONES,
 )
 from ..core.stages import STAGES
+from ..core.themes import THEME_NAMES
 from ..core.types import SUPPORTED_SIZES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -73,6 +85,13 @@ def request_schema(max_slide_narration: int) -> dict:
             "narration": {"type": ["string", "null"], "maxLength": max_slide_narration},
             "image": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_IMAGE},
             "animation": {"anyOf": [animation_schema(), {"type": "null"}]},
+            "pronunciations": {
+                "type": ["object", "null"],
+                "maxProperties": MAX_PRONUNCIATIONS,
+                "propertyNames": {"minLength": 1, "maxLength": MAX_WRITTEN},
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_SPOKEN},
+                "description": "how the voice says a word or name: {written: spoken}",
+            },
         },
     }
     return {
@@ -93,6 +112,39 @@ def request_schema(max_slide_narration: int) -> dict:
             },
             "slides": {"type": "array", "minItems": 1, "maxItems": MAX_SLIDES, "items": slide},
             "source_text": {"type": "string", "maxLength": MAX_SOURCE_TEXT},
+            **look_schema(),
+        },
+    }
+
+
+def look_schema() -> dict[str, dict]:
+    """Return the schemas of the request fields that choose how the video looks."""
+    return {
+        "theme": {
+            "type": ["string", "null"],
+            "enum": [*THEME_NAMES, None],
+            "description": "slide theme; null: the deployment's (VIDEOFORGE_THEME)",
+        },
+        "brand_color": {
+            "type": ["string", "null"],
+            "pattern": "^#?[0-9a-fA-F]{6}$",
+            "description": "the brand theme's accent colour",
+        },
+        "logo": {
+            "type": ["string", "null"],
+            "maxLength": 200,
+            "description": "a media library file shown on the title slide",
+        },
+        "title_slide": {"type": "boolean", "description": "open with a title slide"},
+        "subtitle": {"type": ["string", "null"], "maxLength": MAX_SUBTITLE},
+        "closing": {
+            "type": ["string", "null"],
+            "enum": [*CLOSINGS, None],
+            "description": "end with a closing slide: a summary of the titles, or credits",
+        },
+        "burn_captions": {
+            "type": "boolean",
+            "description": "draw each sentence into the picture as it is spoken",
         },
     }
 
@@ -226,6 +278,8 @@ def schemas(max_slide_narration: int) -> dict[str, dict]:
             "duration": _NUMBER_OR_NULL | {"description": "seconds; null until the audio exists"},
             "visual": {"enum": ["text", "image", "animation", None]},
             "image_credit": {"type": ["object", "null"]},
+            "kind": {"enum": ["content", "title", "closing"]},
+            "subtitle": {"type": "string"},
         }
     )
     script_slide = _object(
@@ -234,6 +288,7 @@ def schemas(max_slide_narration: int) -> dict[str, dict]:
             "start_time": _NUMBER_OR_NULL,
             "end_time": _NUMBER_OR_NULL,
             "narration_text": {"type": "string"},
+            "kind": {"enum": ["content", "title", "closing"]},
         }
     )
     return {
@@ -297,6 +352,7 @@ def schemas(max_slide_narration: int) -> dict[str, dict]:
                 "size": {"type": "string", "enum": [str(s) for s in SUPPORTED_SIZES]},
                 "fps": {"type": "integer", "enum": list(FRAME_RATES)},
                 "voice": {"type": "string"},
+                **look_schema(),
                 "slides": {"type": "array", "items": _ref("OutlineSlide")},
             }
         ),
@@ -307,6 +363,7 @@ def schemas(max_slide_narration: int) -> dict[str, dict]:
                 "language": {"type": "string"},
                 "tone": {"type": "string"},
                 "size": {"type": "string"},
+                "theme": {"type": "string", "enum": list(THEME_NAMES)},
                 "total_slides": {"type": "integer", "minimum": 1},
                 "slides": {"type": "array", "items": content_slide},
                 "credits": {"type": "array", "items": {"type": "object"}},

@@ -394,6 +394,11 @@ function options() {
     fps: Number($("fps").value),
   };
   if ($("voice").value) body.voice = $("voice").value;
+  if ($("theme").value) body.theme = $("theme").value;
+  if ($("closing").value) body.closing = $("closing").value;
+  if ($("subtitle").value.trim()) body.subtitle = $("subtitle").value.trim();
+  if ($("title_slide").checked) body.title_slide = true;
+  if ($("burn_captions").checked) body.burn_captions = true;
   return body;
 }
 
@@ -727,9 +732,11 @@ async function startEditing(gid) {
   for (const tab of ["document", "topic"]) $(`tab-${tab}`).disabled = true;
   $("outline-topic").value = deck.topic || "";
   $("outline-topic").disabled = true;
-  for (const name of ["language", "tone", "size", "fps", "voice"]) {
+  for (const name of ["language", "tone", "size", "fps", "voice", "theme", "closing", "subtitle"]) {
     if (deck[name] !== null && deck[name] !== undefined) $(name).value = String(deck[name]);
   }
+  $("title_slide").checked = Boolean(deck.title_slide);
+  $("burn_captions").checked = Boolean(deck.burn_captions);
   setSlides(deck.slides);
   $("create-heading").textContent = "Edit and re-render";
   $("edit-note").textContent = `Editing “${deck.topic || gid}”. Only the speech and pictures you change are made again.`;
