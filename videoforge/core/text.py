@@ -51,6 +51,10 @@ _FOLLOWING = re.compile(r"[\"'\u201c\u2018(\[]*+(.?)", re.S)
 _WORD_REVERSED = re.compile(r"[^\s\"'(\[\u201c\u2018]*+")
 _INITIALISM = re.compile(r"(?:[a-z]\.)+[a-z]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
+# Sentence ends of other scripts, and the closing quotes or brackets that belong before the cut.
+_SCRIPT_END = re.compile(
+    "[\u0964\u0965\u3002\uff01\uff1f\u061f]+[\"'\u201d\u2019)\\]\u300d\u300f\uff09]*"
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -58,7 +62,9 @@ def split_sentences(text: str) -> list[str]:
 
     Full stops inside numbers ("3.5") and after common abbreviations ("e.g.", "Dr.") and
     initials do not split; "?" and "!" do; an ellipsis splits only before a capital letter.
-    Blank lines always end a sentence.
+    The sentence ends of other scripts always split, with or without a space after them:
+    the Devanagari danda ("।", "॥"), the CJK full stop and full-width marks ("。", "！", "？"),
+    the Arabic question mark ("؟"). Blank lines always end a sentence.
     """
     return list(iter_sentences(text))
 
@@ -66,13 +72,23 @@ def split_sentences(text: str) -> list[str]:
 def iter_sentences(text: str) -> Iterator[str]:
     """Yield the sentences of split_sentences(text) one by one, finding each as it is asked for."""
     for paragraph in _PARAGRAPH.split(text):
-        start = 0
-        for end, resume in _sentence_ends(paragraph):
-            if sentence := " ".join(paragraph[start:end].split()):
+        for piece in _script_pieces(paragraph):
+            start = 0
+            for end, resume in _sentence_ends(piece):
+                if sentence := " ".join(piece[start:end].split()):
+                    yield sentence
+                start = resume
+            if sentence := " ".join(piece[start:].split()):
                 yield sentence
-            start = resume
-        if sentence := " ".join(paragraph[start:].split()):
-            yield sentence
+
+
+def _script_pieces(paragraph: str) -> Iterator[str]:
+    """Cut a paragraph after each sentence end of a non-Latin script (and its closing quotes)."""
+    start = 0
+    for match in _SCRIPT_END.finditer(paragraph):
+        yield paragraph[start : match.end()]
+        start = match.end()
+    yield paragraph[start:]
 
 
 def _sentence_ends(text: str) -> Iterator[tuple[int, int]]:
