@@ -20,12 +20,12 @@ from .text import (
     ELLIPSIS,
     REGULAR_FONT,
     Box,
+    draw_text,
     ellipsize,
     ink_box,
     line_height,
     load_font,
     paragraphs,
-    shaping,
     wrap_words,
 )
 
@@ -95,7 +95,7 @@ def draw_caption(image: Image.Image, text: str) -> Image.Image:
     draw = ImageDraw.Draw(frame)
     font = load_font(REGULAR_FONT, layout.size)
     for line, xy in layout.lines:
-        draw.text(xy, line, fill=CAPTION_TEXT, font=font, anchor="la", **shaping(font))
+        draw_text(draw, xy, line, CAPTION_TEXT, font)
     return frame
 
 

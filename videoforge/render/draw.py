@@ -17,7 +17,7 @@ from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
 from .icons import draw_icon
 from .layout import SlideLayout, layout_animation, layout_slide
 from .pictures import paste_picture
-from .text import BOLD_FONT, REGULAR_FONT, Box, load_font, shaping
+from .text import BOLD_FONT, REGULAR_FONT, Box, draw_text, load_font
 
 
 def draw_layout(layout: SlideLayout) -> Image.Image:
@@ -38,7 +38,7 @@ def draw_layout(layout: SlideLayout) -> Image.Image:
         draw_icon(image, placed.box, placed.icon, placed.fill)
     for item in layout.items:
         font = load_font(BOLD_FONT if item.bold else REGULAR_FONT, item.font_size)
-        draw.text(item.xy, item.text, fill=item.fill, font=font, anchor="la", **shaping(font))
+        draw_text(draw, item.xy, item.text, item.fill, font)
     return image
 
 

@@ -35,6 +35,7 @@ from .text import (
     ink_box,
     load_font,
     paragraphs,
+    right_to_left,
 )
 
 log = logging.getLogger(__name__)
@@ -495,8 +496,11 @@ def _stack(
         dy = 0 if below else max(0, (bottom - bar_top - bar_height) // 2)
         if dy:  # a title alone: centre it and its bar in the box
             title = Block(tuple(_shifted(i, dy) for i in title.items), (), title.truncated)
-        bar_right = left + max(bar_height, round((right - left) * 0.12))
-        bar = (left, bar_top + dy, bar_right, bar_top + dy + bar_height)
+        bar_width = max(bar_height, round((right - left) * 0.12))
+        bar_left = (
+            right - bar_width if right_to_left(last.text) else left
+        )  # under the title's start
+        bar = (bar_left, bar_top + dy, bar_left + bar_width, bar_top + dy + bar_height)
         body_top = bar[3] + body_gap
     room = body_box = (left, body_top, right, bottom)
     reserved = None

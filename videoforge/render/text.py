@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PIL import ImageFont
+from PIL import ImageDraw, ImageFont
+
+from .fallback import face_font, font_runs
 
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
@@ -50,21 +52,83 @@ def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
-def shaping(font: ImageFont.FreeTypeFont) -> dict[str, str]:
-    """Return the layout options that keep lines left to right (markers stay on the left)."""
-    # raqm still orders right-to-left runs within a line.
-    return {"direction": "ltr"} if font.layout_engine == ImageFont.Layout.RAQM else {}
+def shaping(font: ImageFont.FreeTypeFont, text: str = "") -> dict[str, str]:
+    """Return the layout options of a line: right to left when its first strong letter is.
+
+    Within a line raqm still orders runs of the other direction (an English word in Arabic).
+    """
+    if font.layout_engine != ImageFont.Layout.RAQM:
+        return {}
+    return {"direction": "rtl" if right_to_left(text) else "ltr"}
+
+
+def right_to_left(text: str) -> bool:
+    """Tell whether text reads right to left: its first strong letter is Arabic, Hebrew, ..."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
+def _runs(font: ImageFont.FreeTypeFont, text: str) -> list[tuple[ImageFont.FreeTypeFont, str]]:
+    """Return text's runs of one font each (the fallback chain), in the order they are drawn."""
+    primary = str(font.path)
+    runs = font_runs(primary, text, bold=primary == str(BOLD_FONT))
+    if not runs or (len(runs) == 1 and runs[0][0].path == primary):
+        return [(font, text)]
+    fonts = [(font if face.path == primary else face_font(face, font.size), t) for face, t in runs]
+    return fonts[::-1] if right_to_left(text) else fonts
 
 
 def text_length(font: ImageFont.FreeTypeFont, text: str) -> float:
-    """Return the advance width of text, laid out left to right."""
-    return font.getlength(text, **shaping(font))
+    """Return the advance width of text (each character in a font that has it)."""
+    return sum(f.getlength(t, **shaping(f, text)) for f, t in _runs(font, text))
 
 
 def ink_box(font: ImageFont.FreeTypeFont, text: str) -> Box:
     """Return the box the ink of text covers, relative to its left/ascender anchor."""
-    x0, y0, x1, y1 = font.getbbox(text, anchor="la", **shaping(font))
-    return int(x0), int(y0), int(x1), int(y1)
+    runs = _runs(font, text)
+    if len(runs) == 1 and runs[0][0] is font:
+        x0, y0, x1, y1 = font.getbbox(text, anchor="la", **shaping(font, text))
+        return int(x0), int(y0), int(x1), int(y1)
+    baseline = font.getmetrics()[0]
+    boxes, x = [], 0.0
+    for f, t in runs:
+        b = f.getbbox(t, anchor="ls", **shaping(f, text))
+        if b[2] > b[0]:
+            boxes.append((x + b[0], baseline + b[1], x + b[2], baseline + b[3]))
+        x += f.getlength(t, **shaping(f, text))
+    if not boxes:
+        return 0, 0, 0, 0
+    return (
+        int(min(b[0] for b in boxes)),
+        int(min(b[1] for b in boxes)),
+        int(round(max(b[2] for b in boxes))),
+        int(round(max(b[3] for b in boxes))),
+    )
+
+
+def draw_text(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    fill: RGB,
+    font: ImageFont.FreeTypeFont,
+    anchor: str = "la",
+) -> None:
+    """Draw a line at xy (anchor "la": left/ascender, or "ls": left/baseline), each run in its font."""
+    runs = _runs(font, text)
+    if len(runs) == 1 and runs[0][0] is font:
+        draw.text(xy, text, fill=fill, font=font, anchor=anchor, **shaping(font, text))
+        return
+    x, y = xy
+    baseline = y + (font.getmetrics()[0] if anchor == "la" else 0)
+    for f, t in runs:
+        draw.text((x, baseline), t, fill=fill, font=f, anchor="ls", **shaping(f, text))
+        x += f.getlength(t, **shaping(f, text))
 
 
 def line_height(font: ImageFont.FreeTypeFont) -> int:
@@ -122,6 +186,20 @@ def paragraphs(text: str) -> list[str]:
 # --- breaking lines and cutting them ----------------------------------------------------------
 
 
+# Characters a line must not start with (closing punctuation of CJK and Latin text).
+NO_LINE_START = frozenset("。，、．：；！？）」』】〕〉》〗〙〛’”.,:;!?)]}%…ー々ゝゞ・")
+
+
+def _may_break(text: str, i: int) -> bool:
+    """Tell whether a line may break before text[i]: not inside a grapheme or a conjunct."""
+    if i <= 0 or i >= len(text):
+        return True
+    before = text[i - 1]
+    return not (
+        _joins_previous(text[i]) or before == "\u200d" or "VIRAMA" in unicodedata.name(before, "")
+    )
+
+
 def _joins_previous(ch: str) -> bool:
     """Tell whether ch belongs to the character before it (so a break must not go before it)."""
     return (
@@ -147,8 +225,8 @@ def _break_word(font: ImageFont.FreeTypeFont, word: str, width: float) -> Iterat
             cut -= 1
         while cut < len(rest) - 1 and text_length(font, rest[: cut + 1]) <= width:
             cut += 1
-        while cut > 1 and (_joins_previous(rest[cut]) or rest[cut - 1] == "\u200d"):
-            cut -= 1
+        while cut > 1 and (not _may_break(rest, cut) or rest[cut] in NO_LINE_START):
+            cut -= 1  # never inside a cluster, never before closing punctuation
         yield rest[:cut]
         rest = rest[cut:]
         probe_len = 2 * cut + 8
@@ -196,7 +274,10 @@ def wrap_words(
 
 def _longest_cut(font: ImageFont.FreeTypeFont, text: str, width: float) -> int:
     """Return how many of text's characters, followed by an ellipsis, advance at most width."""
-    return largest(0, len(text), lambda n: text_length(font, text[:n].rstrip() + ELLIPSIS) <= width)
+    n = largest(0, len(text), lambda n: text_length(font, text[:n].rstrip() + ELLIPSIS) <= width)
+    while n > 0 and not _may_break(text, n):
+        n -= 1  # whole graphemes (and conjuncts) only
+    return n
 
 
 def ellipsize(font: ImageFont.FreeTypeFont, text: str, width: float) -> str:
@@ -286,6 +367,7 @@ class _Row:
     indent: int
     marker: bool
     gap: int
+    rtl: bool = False  # a right-to-left paragraph: aligned right, its marker on the right
 
 
 def fit_paragraphs(paras: list[Para], style: TextStyle, box: Box) -> Block:
@@ -334,9 +416,10 @@ def _rows(paras: list[Para], style: TextStyle, size: int, width: int) -> Iterato
     first_row = True
     for para in paras:
         indent = round(size * style.indent) if para.indent else 0
+        rtl = right_to_left(para.text)
         for i, line in enumerate(wrap_words(font, para.text, width - indent, widths)):
             lead = para.marker and i == 0
-            yield _Row(line, indent, lead, gap if lead and not first_row else 0)
+            yield _Row(line, indent, lead, gap if lead and not first_row else 0, rtl)
             first_row = False
 
 
@@ -370,6 +453,7 @@ def _place(
     pitch = line_pitch(font, style.line_spacing)
     bold = style.font == BOLD_FONT
     placed: list[tuple[PlacedText, bool]] = []  # each line, and whether it has a marker
+    rtl: list[bool] = []
     truncated = False
     y = top
     prev_bottom = top
@@ -377,6 +461,8 @@ def _place(
         text = row.text
         ink = ink_box(font, text)
         x = max(left + row.indent, left - ink[0])
+        if row.rtl:  # from the right edge, the indent on the right
+            x = max(left - ink[0], right - row.indent - ink[2])
         if x + ink[2] > right:
             if not truncate:
                 return None
@@ -397,7 +483,12 @@ def _place(
         bbox = (x + ink[0], y + ink[1], x + ink[2], y + ink[3])
         item = PlacedText(text, style.role, size, bold, (x, y), bbox, style.fill)
         placed.append((item, row.marker))
-    markers = tuple(_marker(item, style.font, left) for item, marker in placed if marker)
+        rtl.append(row.rtl)
+    markers = tuple(
+        _marker(item, style.font, left, right if rtl[i] else None)
+        for i, (item, marker) in enumerate(placed)
+        if marker
+    )
     return Block(tuple(item for item, _ in placed), markers, truncated)
 
 
@@ -419,14 +510,19 @@ def _end_with_ellipsis(
                 return
 
 
-def _marker(item: PlacedText, font: Path, left: int) -> Box:
-    """Return the box of a line's round bullet marker: left-aligned, centred on the x-height."""
+def _marker(item: PlacedText, font: Path, left: int, right: int | None = None) -> Box:
+    """Return the box of a line's round bullet marker, centred on the x-height.
+
+    At the left edge, or at `right` for a right-to-left line.
+    """
     size = item.font_size
     diameter = max(2, round(size * 0.32))
     x_top, x_bottom = _x_band(font, size)
     centre = item.xy[1] + (x_top + x_bottom) / 2
     y0 = round(centre - diameter / 2)
     x0 = left + max(0, round(size * 0.08))
+    if right is not None:
+        x0 = right - max(0, round(size * 0.08)) - diameter
     return (x0, y0, x0 + diameter, y0 + diameter)
 
 

@@ -15,7 +15,16 @@ from PIL import Image, ImageDraw
 
 from ...core.types import Size, Slide, Theme
 from ..draw import animation_canvas
-from ..text import REGULAR_FONT, RGB, Box, Label, common_size, load_font, place_label, shaping
+from ..text import (
+    REGULAR_FONT,
+    RGB,
+    Box,
+    Label,
+    common_size,
+    draw_text,
+    load_font,
+    place_label,
+)
 from .plan import AnimationPlan, Draw, Step
 
 Point = tuple[float, float]
@@ -86,7 +95,7 @@ def draw_label(draw: ImageDraw.ImageDraw, label: Label) -> None:
     """Draw a placed label's lines."""
     font = load_font(label.path, label.size)
     for text, xy in label.lines:
-        draw.text(xy, text, fill=label.fill, font=font, anchor="la", **shaping(font))
+        draw_text(draw, xy, text, label.fill, font)
 
 
 def boxed_labels(labels: Sequence[str], boxes: Sequence[Box], ctx: Context) -> list[Label]:

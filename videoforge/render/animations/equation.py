@@ -10,6 +10,7 @@ from ...core.types import Size, Slide, Theme
 from ..text import (
     REGULAR_FONT,
     RGB,
+    draw_text,
     ellipsize,
     line_height,
     line_pitch,
@@ -104,4 +105,4 @@ class _Term:
 
     def __call__(self, draw: ImageDraw.ImageDraw) -> None:
         font = load_font(REGULAR_FONT, self.size)
-        draw.text(self.xy, self.text, fill=self.fill, font=font, anchor="ls", **shaping(font))
+        draw_text(draw, self.xy, self.text, self.fill, font, anchor="ls")
