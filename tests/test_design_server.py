@@ -166,3 +166,25 @@ def test_bad_look_fields_are_400(service):
     body = {"topic": "Missing logo", "slides": OUTLINE, "logo": "absent.png"}
     status, answer = request_json(service, "POST", "/api/generate", body)
     assert status == 422 and "logo" in answer["detail"]
+
+
+def test_a_logo_that_is_not_a_picture_is_422(tmp_path_factory):
+    # Checked at POST with Pillow, so a bad file never reaches the worker.
+    data = tmp_path_factory.mktemp("logo")
+    library = data / "library"
+    library.mkdir()
+    (library / "logo.png").write_text("not a picture")
+    Image.new("RGB", (40, 40), (200, 0, 0)).save(library / "good.png")
+    port = free_port()
+    svc = Service(data, port, base_env(data, port, VIDEOFORGE_MEDIA_LIBRARY=str(library)))
+    svc.start_web()
+    try:
+        body = {"topic": "Bad logo", "slides": OUTLINE, "logo": "logo.png"}
+        status, answer = request_json(svc, "POST", "/api/generate", body)
+        assert status == 422 and "not a picture" in answer["detail"], answer
+        assert str(library) not in answer["detail"]
+        body["logo"] = "good.png"
+        status, answer = request_json(svc, "POST", "/api/generate", body)
+        assert status == 202, answer
+    finally:
+        svc.stop()

@@ -564,3 +564,19 @@ def test_save_png_refuses_non_images_and_oversized_ones(tmp_path):
     with pytest.raises(ProviderError, match="over the 100-pixel limit"):
         save_png(draw_png(20, 10), tmp_path / "b.png", max_pixels=100)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_spoken_form_is_cut_to_the_services_limit(fake, tmp_path):
+    # Numbers in words make a narration longer: the pieces are cut after, not before.
+    from videoforge.core.spoken import spoken_form
+
+    text = " ".join(
+        f"In {1990 + i % 30}, sales rose {i % 90}% to ${1000 + i}.00." for i in range(60)
+    )
+    assert len(text) < 4000 < len(spoken_form(text))
+    speech = OpenAISpeech(config(fake))
+    speech.synthesize(text, tmp_path / "a.wav", say=spoken_form)
+    sent = [r.body["input"] for r in fake.requests_to("speech")]
+    assert len(sent) > 1 and all(len(piece) <= 4096 for piece in sent)
+    assert " ".join(sent) == spoken_form(text)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from videoforge.core.errors import InvalidRequest
+from videoforge.core.errors import InvalidRequest, Unprocessable
 from videoforge.core.outline import (
     derive_topic,
     narrate,
@@ -370,3 +370,34 @@ def test_ordinary_bullets_or_slides_with_a_picture_get_no_flow():
         ]
     )
     assert suggest_animation(plain) is None and suggest_animation(pictured) is None
+
+
+def test_the_narration_limit_counts_what_the_voice_reads():
+    # A pronunciations map cannot stretch a short narration past the video's limit.
+    from videoforge.core.request import Capabilities, parse_generation_request
+
+    slide = {
+        "title": "A",
+        "bullets": [],
+        "narration": " ".join(["a"] * 300),
+        "pronunciations": {"a": "x" * 50},
+    }
+    caps = Capabilities(max_narration=5000)
+    with pytest.raises(Unprocessable, match="narration is"):
+        parse_generation_request({"slides": [slide]}, caps)
+    slide.pop("pronunciations")
+    assert parse_generation_request({"slides": [slide]}, caps).slides
+
+
+def test_title_and_closing_slides_do_not_count_against_the_requests_limit():
+    from videoforge.core.request import Capabilities, parse_generation_request
+    from videoforge.core.types import Usage
+    from videoforge.pipeline.deck import add_title_and_closing, write_scripts
+
+    narration = ("Tides rise and fall every day. " * 32).strip()
+    slide = {"title": "Tides", "bullets": ["Twice a day"], "narration": narration}
+    body = {"slides": [slide], "title_slide": True, "closing": "summary"}
+    request = parse_generation_request(body, Capabilities(max_narration=len(narration) + 5))
+    slides = add_title_and_closing(list(request.slides), request)
+    written = write_scripts(slides, request, None, Usage(), max_narration=len(narration) + 5)
+    assert [s.kind for s in written] == ["title", "content", "closing"]

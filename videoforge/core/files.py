@@ -45,5 +45,20 @@ def library_file(library: str, name: str) -> Path:
     root = Path(library).resolve()
     path = (root / name).resolve()
     if path.parent != root or not path.is_file():
-        raise ValueError(f"there is no file {name!r} in the media library {str(root)!r}")
+        raise ValueError(f"there is no file {name!r} in the media library")
+    return path
+
+
+def library_picture(library: str, name: str) -> Path:
+    """Return the path of picture `name` in the media library; ValueError unless Pillow reads it."""
+    from PIL import Image
+
+    path = library_file(library, name)
+    try:
+        with Image.open(path) as picture:
+            picture.verify()
+    except Exception:
+        raise ValueError(
+            f"{name!r} in the media library is not a picture Pillow can read"
+        ) from None
     return path

@@ -12,6 +12,7 @@ from functools import lru_cache
 from .animation_spec import MAX_LABEL, animation_type, validate_animation
 from .errors import InvalidRequest
 from .settings import Settings
+from .spoken import spoken_form
 from .text import group_sentences, iter_sentences, speaking_time, split_sentences
 from .types import Slide
 
@@ -247,9 +248,17 @@ def spoken_text(slide: Slide) -> str:
     return slide.narration.strip() or narrate(slide.title, slide.bullets)
 
 
-def narration_over_limit(slides: Sequence[Slide], limit: int) -> str | None:
-    """Say how the slides' narration passes a video's limit of characters, or None if it fits."""
-    total = sum(len(spoken_text(slide)) for slide in slides)
+def narration_over_limit(
+    slides: Sequence[Slide], limit: int, language: str = "english"
+) -> str | None:
+    """Say how the slides' narration passes a video's limit of characters, or None if it fits.
+
+    What counts is what the voice reads: the spoken form (numbers in words, the slides'
+    pronunciations), when it is longer than the text as written.
+    """
+    total = sum(
+        len(spoken_form(spoken_text(slide), language, slide.pronunciations)) for slide in slides
+    )
     if total <= limit:
         return None
     return (

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidRequest, Unprocessable
-from .files import library_file
+from .files import library_picture
 from .languages import normalize_language
 from .outline import derive_topic, narration_over_limit, parse_document, parse_outline
 from .settings import Settings
@@ -226,7 +226,7 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
 
     look = _parse_look(body, capabilities)
 
-    if problem := narration_over_limit(slides, capabilities.max_narration):
+    if problem := narration_over_limit(slides, capabilities.max_narration, language):
         raise Unprocessable(
             f"{problem}. Send a shorter outline or document, or split it into several videos"
         )
@@ -271,11 +271,9 @@ def _parse_look(body: dict[str, Any], capabilities: Capabilities) -> dict[str, A
         if not logo.lower().endswith(LOGO_TYPES):
             raise InvalidRequest(f"'logo' must be a {', '.join(LOGO_TYPES)} file")
         try:
-            library_file(capabilities.media_library, logo)
-        except ValueError:
-            raise Unprocessable(
-                f"there is no logo {logo!r} in the media library (VIDEOFORGE_MEDIA_LIBRARY)"
-            ) from None
+            library_picture(capabilities.media_library, logo)
+        except ValueError as exc:
+            raise Unprocessable(f"'logo': {exc} (VIDEOFORGE_MEDIA_LIBRARY)") from None
     flags = {}
     for name, default in (("title_slide", capabilities.title_slide), ("burn_captions", False)):
         value = body.get(name, default)

@@ -115,7 +115,9 @@ def write_scripts(
             s if s.narration.strip() else replace(s, narration=narrate_outline(s.title, s.bullets))
             for s in slides
         ]
-    if problem := narration_over_limit(written, max_narration):
+    # The title and closing slides the service adds do not count against the request's limit.
+    content_written = [s for s in written if s.kind == "content"]
+    if problem := narration_over_limit(content_written, max_narration, request.language):
         raise StageError(
             "generating_scripts", f"{problem}; ask for fewer slides, or raise the limit"
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StageError, Stopped, VideoforgeError
-from ..core.files import library_file, write_json_atomic
+from ..core.files import library_picture, write_json_atomic
 from ..core.request import GenerationRequest
 from ..core.settings import Settings
 from ..core.stages import event
@@ -107,15 +107,16 @@ class VideoPipeline:
         settings = self.settings
         colour = request.brand_color or settings.brand_color
         logo_name = request.logo or settings.brand_logo
+        logo = None
         if logo_name:
             try:
-                library_file(settings.media_library, logo_name)
+                logo = str(library_picture(settings.media_library, logo_name))
             except ValueError as exc:
                 raise StageError("generating_content", f"the logo: {exc}") from None
         return theme_for(
             request.theme,
             accent=parse_colour(colour) if colour else None,
-            logo=str(library_file(settings.media_library, logo_name)) if logo_name else None,
+            logo=logo,
             brand=settings.brand_name,
         )
 
@@ -174,11 +175,11 @@ class VideoPipeline:
 
         t = clock()
         report(*event("generating_content", "start"))
+        theme = self.theme_for(request)  # before any paid call: a bad logo fails first
         slides = add_title_and_closing(
             write_slides(request, self.text_model, report.usage), request
         )
         n = len(slides)
-        theme = self.theme_for(request)
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides))
         # Visuals do not wait for speech: pictures and text slides start now, each animation
         # as soon as its slide's length is known; all are reported in order later.

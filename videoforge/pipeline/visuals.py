@@ -42,8 +42,8 @@ from .cache import Cache
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = "slides-3"  # bump when the slide look changes, so cached images are redone
-ANIMATION_VERSION = "animation-3"  # raw H.264 at the video's frame rate; themes, captions
+RENDER_VERSION = "slides-4"  # bump when the slide look changes, so cached images are redone
+ANIMATION_VERSION = "animation-4"  # raw H.264 at the video's frame rate; themes, captions
 POSTER_QUALITY = 85
 
 

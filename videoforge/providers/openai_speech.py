@@ -80,10 +80,11 @@ class OpenAISpeech(SpeechProvider):
         if not text.strip():
             raise ProviderError(self.name, "there is no text to speak")
         pieces = []
-        for piece in split_for_speech(text):
+        # The spoken form is cut into pieces: it may be longer than the text as written.
+        for piece in split_for_speech(say(text) if say else text):
             if should_stop is not None and should_stop():
                 raise Stopped("speech synthesis was stopped: the run must stop")
-            spoken = self._speak(say(piece) if say else piece)
+            spoken = self._speak(piece)
             pieces.append(read_pcm(spoken, origin="the speech service's answer"))
         channels, width, rate, _ = pieces[0]
         if any(piece[:3] != (channels, width, rate) for piece in pieces):

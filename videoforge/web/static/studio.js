@@ -395,6 +395,14 @@ function options() {
   };
   if ($("voice").value) body.voice = $("voice").value;
   if ($("theme").value) body.theme = $("theme").value;
+  if (state.editing) {
+    // A re-render keeps the generation's value of a field it leaves out: say each one.
+    body.closing = $("closing").value || null;
+    body.subtitle = $("subtitle").value.trim() || null;
+    body.title_slide = $("title_slide").checked;
+    body.burn_captions = $("burn_captions").checked;
+    return body;
+  }
   if ($("closing").value) body.closing = $("closing").value;
   if ($("subtitle").value.trim()) body.subtitle = $("subtitle").value.trim();
   if ($("title_slide").checked) body.title_slide = true;
@@ -732,9 +740,10 @@ async function startEditing(gid) {
   for (const tab of ["document", "topic"]) $(`tab-${tab}`).disabled = true;
   $("outline-topic").value = deck.topic || "";
   $("outline-topic").disabled = true;
-  for (const name of ["language", "tone", "size", "fps", "voice", "theme", "closing", "subtitle"]) {
+  for (const name of ["language", "tone", "size", "fps", "voice"]) {
     if (deck[name] !== null && deck[name] !== undefined) $(name).value = String(deck[name]);
   }
+  for (const name of ["theme", "closing", "subtitle"]) $(name).value = deck[name] ?? "";
   $("title_slide").checked = Boolean(deck.title_slide);
   $("burn_captions").checked = Boolean(deck.burn_captions);
   setSlides(deck.slides);
