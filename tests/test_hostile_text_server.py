@@ -115,8 +115,8 @@ def test_the_narration_limits_give_their_4xx_through_the_server(make_service):
     assert "59,730 characters, about 1 h 6 min of speech" in answer["detail"]
 
     status, answer, seconds = post(service, {"source_text": "# Essay\n\n" + sentences_of(3800)})
-    assert status == 422  # 195,000 characters of one paragraph: 30 slides, 2 h 47 min
-    assert "about 2 h 4" in answer["detail"] and "VIDEOFORGE_MAX_NARRATION" in answer["detail"]
+    assert status == 422  # 195,000 characters of one paragraph, its numbers read as words
+    assert "about 3 h 53 min" in answer["detail"] and "VIDEOFORGE_MAX_NARRATION" in answer["detail"]
     assert seconds < BOUND
 
     status, answer, _ = post(service, {"source_text": "# Tides\n\n" + sentences_of(250)})
