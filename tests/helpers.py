@@ -11,11 +11,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGE_BODY = 256 * 1024  # bodies above this are sent watching for an early answer
+
+
+def offline_service(data_dir: Path) -> Iterator[Service]:
+    """Run a real web process and worker (the real offline pipeline) on data_dir; stop them after."""
+    port = free_port()
+    svc = Service(data_dir, port, base_env(data_dir, port))
+    svc.start_web()
+    svc.start_worker(pipeline=None)
+    try:
+        yield svc
+    finally:
+        svc.stop()
 
 
 def free_port() -> int:

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import Service, base_env, free_port, read_stream, request, request_json
+from tests.helpers import (
+    Service,
+    base_env,
+    free_port,
+    offline_service,
+    read_stream,
+    request,
+    request_json,
+)
 from videoforge.core.themes import THEMES
 from videoforge.media import inspection
 
@@ -32,13 +40,7 @@ OUTLINE = [
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    data = tmp_path_factory.mktemp("design")
-    port = free_port()
-    svc = Service(data, port, base_env(data, port))
-    svc.start_web()
-    svc.start_worker(pipeline=None)  # the real offline pipeline
-    yield svc
-    svc.stop()
+    yield from offline_service(tmp_path_factory.mktemp("design"))
 
 
 @pytest.fixture(scope="module")

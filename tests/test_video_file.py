@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from tests.helpers import Service, base_env, free_port, read_stream, request, request_json
+from tests.helpers import (
+    offline_service,
+    read_stream,
+    request,
+    request_json,
+)
 from videoforge.core.types import Size, Slide
 from videoforge.media import ffmpeg, inspection
 from videoforge.media.loudness import from_pcm16
@@ -44,13 +49,7 @@ OUTLINE = [
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """One real service and worker for the module's runs."""
-    data = tmp_path_factory.mktemp("video-file")
-    port = free_port()
-    svc = Service(data, port, base_env(data, port))
-    svc.start_web()
-    svc.start_worker(pipeline=None)  # the real offline pipeline
-    yield svc
-    svc.stop()
+    yield from offline_service(tmp_path_factory.mktemp("video-file"))
 
 
 def make_video(service, topic: str, slides: list[dict], **fields) -> dict:
