@@ -284,3 +284,29 @@ def test_a_worker_killed_mid_upload_is_retried_elsewhere_and_no_partial_object_i
     assert status == 200 and content["total_slides"] == len(OUTLINE)
     assert other.files() == []
     assert json.loads(json.dumps(run["result"]))["video"]
+
+
+def test_a_deck_uploaded_to_one_machine_is_narrated_by_a_worker_on_another(cluster, tmp_path):
+    from tests import decks
+
+    machine, client, bucket = cluster
+    web = start_web(machine)
+    worker = machine("deck-worker")
+    worker.start("worker.py")
+    pdf = decks.make_pdf(tmp_path / "lecture.pdf")
+    body, kind = decks.multipart({"size": "1280x720", "narrations": '["Hello cells."]'}, pdf)
+    status, _, data = request(
+        web, "POST", "/api/generate", raw=body, headers={"Content-Type": kind}
+    )
+    assert status == 202, data
+    gid = json.loads(data)["generation_id"]
+    stored = [k for k in keys(client, bucket, "deploy/uploads/") if k.endswith(".pdf")]
+    assert len(stored) == 1  # the web put the deck in the bucket, where any worker finds it
+    done = wait_for(
+        lambda: run_of(web, gid)["run_status"] in ("completed", "error") and run_of(web, gid),
+        "the deck's run to end",
+    )
+    assert done["run_status"] == "completed", (done, worker.log.read_text()[-2000:])
+    assert [c["title"] for c in done["result"]["chapters"]] == ["Cells", "Tissues", "Organs"]
+    # the worker fetched it from the bucket: its own data directory had no copy before
+    assert (worker.root / "data" / "uploads" / stored[0].rsplit("/", 1)[1]).is_file()

@@ -81,6 +81,7 @@ def serve_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
     server = make_server(
         app,
         max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.deck_max_bytes + settings.max_body_bytes,
         host=settings.host,
         port=settings.port,
         threads=settings.threads,
@@ -111,6 +112,7 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
     """
     from ..media.ffmpeg import ffmpeg_exe
     from ..store.objects import S3Artifacts, open_artifacts
+    from ..store.uploads import Uploads
     from ..worker.loop import Worker
     from ..worker.retention import Retention
 
@@ -152,6 +154,7 @@ def worker_main(argv: Sequence[str] | None = None, environ: dict | None = None) 
             store, settings.data_dir, keep_days=settings.keep_days, keep_mb=settings.keep_mb
         ),
         objects=objects,
+        uploads=Uploads(settings.uploads_dir, objects),
     )
 
     def _stop(signum, frame):

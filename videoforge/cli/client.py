@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,30 @@ from urllib.parse import quote, urlsplit
 
 FINAL_STATUSES = ("completed", "error")
 RECONNECT_DELAY = 1.0  # seconds before a dropped stream is opened again
+
+
+class Multipart:
+    """A multipart/form-data body: text fields and one file, built in memory."""
+
+    def __init__(self, fields: dict[str, str], file_field: str, file: Path):
+        boundary = f"videoforge-{uuid.uuid4().hex}"
+        parts = []
+        for name, value in fields.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+                + value.encode("utf-8")
+                + b"\r\n"
+            )
+        filename = file.name.replace('"', "'").replace("\r", "").replace("\n", "")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}";'
+            f' filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + file.read_bytes()
+            + b"\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n".encode())
+        self.data = b"".join(parts)
+        self.content_type = f"multipart/form-data; boundary={boundary}"
 
 
 class ApiError(Exception):
@@ -74,7 +99,10 @@ class ApiClient:
         """Send a request and return the connection and its response (the body unread)."""
         data = None
         hdrs = self._headers(headers)
-        if body is not None:
+        if isinstance(body, Multipart):
+            data = body.data
+            hdrs["Content-Type"] = body.content_type
+        elif body is not None:
             data = json.dumps(body).encode("utf-8")
             hdrs["Content-Type"] = "application/json"
         conn = self._connection(timeout)

@@ -29,7 +29,7 @@ from ..core.request import CLOSINGS, DEFAULT_FPS, FRAME_RATES, MAX_SOURCE_TEXT, 
 from ..core.settings import ConfigError, Settings
 from ..core.themes import THEME_NAMES
 from ..core.types import SUPPORTED_SIZES
-from .client import ApiClient, ApiError, Unreachable, quote_id
+from .client import ApiClient, ApiError, Multipart, Unreachable, quote_id
 
 DEFAULT_PIPELINE = "videoforge.pipeline.video:make_pipeline"
 FOLLOW_INTERVAL = 0.1  # seconds between reads of the event log in-process
@@ -72,6 +72,7 @@ EXAMPLES = """\
 examples:
   videoforge generate "Photosynthesis" --outline deck.md -o photosynthesis.mp4
   videoforge generate --document notes.md --size 1280x720 --json
+  videoforge generate --deck lecture.pdf --narrations said.json -o lecture.mp4
   videoforge generate "The water cycle" --slides 4 --server http://localhost:8000 --token T"""
 
 
@@ -199,8 +200,25 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         if len(text) > MAX_SOURCE_TEXT:
             raise Refused(f"{args.document} is longer than {MAX_SOURCE_TEXT:,} characters")
         body["source_text"] = text
+    elif args.deck is not None:
+        if not args.deck.is_file():
+            raise Refused(f"cannot read {args.deck}: no such file")
     elif not args.topic:
-        raise Refused("say what the video is about: a topic, --outline FILE or --document FILE")
+        raise Refused(
+            "say what the video is about: a topic, --outline FILE, --document FILE or --deck FILE"
+        )
+    if (args.narrations is not None or args.skip) and args.deck is None:
+        raise Refused("--narrations and --skip go with --deck")
+    if args.narrations is not None:
+        try:
+            body["narrations"] = json.loads(_read_text(args.narrations))
+        except ValueError as exc:
+            raise Refused(f"{args.narrations} is not a JSON list: {exc}") from None
+    if args.skip:
+        try:
+            body["skip"] = [int(n) for n in args.skip.split(",") if n.strip()]
+        except ValueError:
+            raise Refused("--skip takes deck slide numbers, such as 2,5") from None
     given = {
         "topic": args.topic,
         "num_slides": args.slides,
@@ -295,11 +313,22 @@ class Display:
 
 
 def generate_remote(
-    client: ApiClient, body: dict[str, Any], output: Path | None, display: Display
+    client: ApiClient,
+    body: dict[str, Any],
+    output: Path | None,
+    display: Display,
+    deck: Path | None = None,
 ) -> Outcome:
-    """Queue the run on the server, follow its stream and download the MP4."""
+    """Queue the run on the server, follow its stream and download the MP4.
+
+    With a deck, the request is a multipart upload: the file and the fields as form fields.
+    """
+    sent: Any = body
+    if deck is not None:
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+        sent = Multipart(fields, "deck", deck)
     try:
-        summary = client.json("POST", "/api/generate", body)
+        summary = client.json("POST", "/api/generate", sent)
     except ApiError as exc:
         if 400 <= exc.status < 500:
             raise Refused(exc.detail, exc.status) from None
@@ -334,6 +363,7 @@ def generate_in_process(
     display: Display,
     *,
     pipeline_spec: str = DEFAULT_PIPELINE,
+    deck: Path | None = None,
 ) -> Outcome:
     """Queue the run in the configured database and make it with a worker in this process.
 
@@ -358,7 +388,8 @@ def generate_in_process(
         db.migrate()
         store = RunStore(db, max_attempts=settings.max_attempts)
         try:
-            request = parse_generation_request(body, capabilities_for(settings))
+            stored = _store_deck(settings, deck) if deck is not None else None
+            request = parse_generation_request(body, capabilities_for(settings), stored)
         except VideoforgeError as exc:
             raise Refused(exc.detail) from None
         ffmpeg_exe()  # resolved before any run starts (imageio-ffmpeg checks it by running it)
@@ -376,6 +407,7 @@ def generate_in_process(
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.worker_poll_interval,
             clock=store.now,
+            uploads=_uploads(settings),
         )
         thread = threading.Thread(
             target=worker.run, kwargs={"once": True}, daemon=True, name="videoforge-worker"
@@ -427,6 +459,27 @@ def generate_in_process(
         db.close()
 
 
+def _uploads(settings: Settings) -> Any:
+    """Return where decks are stored: the data directory, and the bucket when there is one."""
+    from ..store.objects import S3Artifacts
+    from ..store.uploads import Uploads
+
+    bucket = S3Artifacts.from_settings(settings) if settings.s3_bucket else None
+    return Uploads(settings.uploads_dir, bucket)
+
+
+def _store_deck(settings: Settings, path: Path) -> Any:
+    """Store a deck file as the service stores an upload (and in the bucket, when there is one)."""
+    uploads = _uploads(settings)
+    try:
+        with path.open("rb") as f:
+            stored, _ = uploads.save(f.read, path.name, settings.deck_max_bytes)
+    except OSError as exc:
+        raise Refused(f"cannot read {path}: {exc}") from None
+    uploads.publish(stored)
+    return stored
+
+
 def _follow(store: Any, run_id: int, working: Callable[[], bool]) -> Iterator[Any]:
     """Yield a run's events from the store until its final one (or its worker has stopped)."""
     last = 0
@@ -470,6 +523,18 @@ def make_parser() -> argparse.ArgumentParser:
     source.add_argument("--outline", type=Path, metavar="FILE", help="slides: JSON or Markdown")
     source.add_argument(
         "--document", type=Path, metavar="FILE", help="Markdown or plain text to make slides from"
+    )
+    source.add_argument(
+        "--deck", type=Path, metavar="FILE", help="a PDF or PowerPoint (.pptx) deck to narrate"
+    )
+    parser.add_argument(
+        "--narrations",
+        type=Path,
+        metavar="FILE",
+        help="with --deck: a JSON list of narrations, one per deck slide (null: its notes)",
+    )
+    parser.add_argument(
+        "--skip", metavar="N,N", help="with --deck: deck slide numbers to leave out, e.g. 2,5"
     )
     parser.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="where to save the MP4 ({id}.mp4)"
@@ -550,10 +615,15 @@ def generate_main(
                     client = ApiClient(args.server, args.token or settings.api_token)
                 except ValueError as exc:
                     raise Refused(str(exc)) from None
-                outcome = generate_remote(client, body, args.output, display)
+                outcome = generate_remote(client, body, args.output, display, args.deck)
             else:
                 outcome = generate_in_process(
-                    settings, body, args.output, display, pipeline_spec=args.pipeline
+                    settings,
+                    body,
+                    args.output,
+                    display,
+                    pipeline_spec=args.pipeline,
+                    deck=args.deck,
                 )
     except Refused as exc:
         return _refused(args, exc, out, err)

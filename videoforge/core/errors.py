@@ -24,6 +24,10 @@ class Unauthorized(VideoforgeError):
     status = "401 Unauthorized"
 
 
+class Forbidden(VideoforgeError):
+    status = "403 Forbidden"
+
+
 class NotFound(VideoforgeError):
     status = "404 Not Found"
 

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .decks import MAX_LISTED, DeckFile, parse_narrations, parse_skip
 from .errors import InvalidRequest, Unprocessable
 from .files import library_picture
 from .languages import normalize_language
@@ -38,7 +39,10 @@ FIELDS = (
     "voice",
     "fps",
     *LOOK_FIELDS,
+    "narrations",
+    "skip",
 )
+DECK_ONLY = ("narrations", "skip")  # fields that go with an uploaded deck
 CLOSINGS = ("summary", "credits")  # what a closing slide shows
 MAX_SUBTITLE = 200
 _LOGO_NAME = re.compile(r"^[\w][\w .-]{0,199}$")
@@ -122,6 +126,9 @@ class GenerationRequest:
     subtitle: str = ""
     closing: str = ""  # "", "summary" or "credits"
     burn_captions: bool = False
+    deck: dict[str, Any] | None = None  # an uploaded deck (DeckFile.to_json())
+    narrations: tuple[str, ...] = ()  # the deck's narration, one per deck slide ("": its own)
+    skip: tuple[int, ...] = ()  # the deck's slide numbers left out
 
     @property
     def generation_id(self) -> str:
@@ -130,6 +137,8 @@ class GenerationRequest:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["slides"] = [asdict(s) | {"bullets": list(s.bullets)} for s in self.slides]
+        data["narrations"] = list(self.narrations)
+        data["skip"] = list(self.skip)
         return data
 
     @classmethod
@@ -137,11 +146,17 @@ class GenerationRequest:
         slides = tuple(
             Slide(**(s | {"bullets": tuple(s.get("bullets", ()))})) for s in data.get("slides", ())
         )
-        return cls(**(data | {"slides": slides}))
+        listed = {k: tuple(data.get(k) or ()) for k in DECK_ONLY}
+        return cls(**(data | {"slides": slides} | listed))
 
 
-def parse_generation_request(body: Any, capabilities: Capabilities) -> GenerationRequest:
-    """Validate a POST /api/generate body; 400 for malformed fields, 422 for what we cannot do."""
+def parse_generation_request(
+    body: Any, capabilities: Capabilities, deck: DeckFile | None = None
+) -> GenerationRequest:
+    """Validate a POST /api/generate body; 400 for malformed fields, 422 for what we cannot do.
+
+    `deck` is an uploaded deck the web process has stored (a multipart request's file).
+    """
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     unknown = sorted(set(body) - set(FIELDS))
@@ -149,6 +164,23 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         raise InvalidRequest(
             f"unknown field(s): {', '.join(map(repr, unknown))}; allowed: {', '.join(FIELDS)}"
         )
+    narrations: tuple[str, ...] = ()
+    skip: tuple[int, ...] = ()
+    if deck is None:
+        if given := [name for name in DECK_ONLY if body.get(name) is not None]:
+            raise InvalidRequest(
+                f"{', '.join(map(repr, given))} go with an uploaded deck: send the deck as the"
+                " 'deck' file of a multipart/form-data request"
+            )
+    else:
+        if body.get("slides") is not None or body.get("source_text") is not None:
+            raise InvalidRequest(
+                "send either a deck (the 'deck' file) or an outline or document, not both"
+            )
+        if body.get("narrations") is not None:
+            narrations = parse_narrations(body["narrations"], capabilities.max_slide_narration)
+        if body.get("skip") is not None:
+            skip = parse_skip(body["skip"])
 
     slides: list[Slide] = []
     if body.get("slides") is not None and body.get("source_text") is not None:
@@ -168,6 +200,8 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
     topic = body.get("topic")
     if topic is None and slides:
         topic = derive_topic(slides)
+    if topic is None and deck is not None:
+        topic = deck.topic
     if not isinstance(topic, str):
         raise InvalidRequest("'topic' is required and must be a string")
     topic = topic.strip()
@@ -226,12 +260,13 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
 
     look = _parse_look(body, capabilities)
 
-    if problem := narration_over_limit(slides, capabilities.max_narration, language):
+    said = slides or [Slide(i, "", narration=text) for i, text in enumerate(narrations, 1)]
+    if problem := narration_over_limit(said, capabilities.max_narration, language):
         raise Unprocessable(
             f"{problem}. Send a shorter outline or document, or split it into several videos"
         )
 
-    if not slides and not capabilities.text_model:
+    if not slides and deck is None and not capabilities.text_model:
         raise Unprocessable(
             "a topic alone needs a language model, and none is configured. Either set"
             " OPENAI_API_KEY (and OPENAI_BASE_URL for a local server such as Ollama), or send"
@@ -250,6 +285,9 @@ def parse_generation_request(body: Any, capabilities: Capabilities) -> Generatio
         source_text=source_text,
         fps=fps,
         **look,
+        deck=deck.to_json() if deck is not None else None,
+        narrations=narrations,
+        skip=skip,
     )
 
 
@@ -331,6 +369,10 @@ def parse_rerender_request(
             " (GET /api/generations/{id}/deck gives the current one)"
         )
     merged: dict[str, Any] = {"topic": generation.get("topic"), "slides": body["slides"]}
+    deck = None
+    if generation.get("deck"):
+        deck = DeckFile.from_json(generation["deck"])
+        merged = {"topic": generation.get("topic")} | _deck_narrations(body["slides"])
     for name in RERENDER_FIELDS[1:]:
         if name in body:
             merged[name] = body[name]
@@ -338,4 +380,33 @@ def parse_rerender_request(
             merged[name] = generation[name]
     if "voice" not in body and capabilities.voice(str(merged.get("voice", ""))) is None:
         merged.pop("voice", None)  # the earlier voice is gone from this deployment: the default
-    return parse_generation_request(merged, capabilities)
+    return parse_generation_request(merged, capabilities, deck)
+
+
+def _deck_narrations(slides: Any) -> dict[str, Any]:
+    """Turn an uploaded deck's edited outline into `narrations` and `skip`.
+
+    Each slide of GET /api/generations/{id}/deck names its `deck_slide`; its narration is
+    spoken over that page, and a deck slide the outline no longer lists is left out.
+    """
+    if not isinstance(slides, list) or not slides:
+        raise InvalidRequest("'slides' must be a non-empty list (the deck's slides, edited)")
+    said: dict[int, str] = {}
+    for i, slide in enumerate(slides, start=1):
+        number = slide.get("deck_slide") if isinstance(slide, dict) else None
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise InvalidRequest(
+                f"slide {i}: 'deck_slide' must be the slide's number in the uploaded deck"
+                " (as GET /api/generations/{id}/deck gives it)"
+            )
+        narration = slide.get("narration") or ""
+        if not isinstance(narration, str):
+            raise InvalidRequest(f"slide {i}: 'narration' must be a string")
+        said[number] = narration
+    last = max(said)
+    if last > MAX_LISTED:
+        raise InvalidRequest(f"'deck_slide' numbers go up to {MAX_LISTED}")
+    return {
+        "narrations": [said.get(n, "") for n in range(1, last + 1)],
+        "skip": [n for n in range(1, MAX_LISTED + 1) if n not in said],
+    }

@@ -572,6 +572,45 @@ class Settings:
         "the highest true peak (dBTP) the video's sound may reach",
         group="media",
     )
+    # Uploaded decks (PDF or PPTX narrated as they are).
+    deck_max_mb: int = setting(
+        "VIDEOFORGE_DECK_MAX_MB",
+        50,
+        Int(1, 2048),
+        "an uploaded deck (multipart `POST /api/generate`) larger than this many MB gets a"
+        " 413 before its body is read",
+        group="limits",
+    )
+    deck_max_pages: int = setting(
+        "VIDEOFORGE_DECK_MAX_PAGES",
+        100,
+        Int(1, 1000),
+        "an uploaded deck with more pages or slides than this fails at `generating_content`",
+        group="limits",
+    )
+    deck_max_pixels: int = setting(
+        "VIDEOFORGE_DECK_MAX_PIXELS",
+        25_000_000,
+        Int(100_000, 1_000_000_000),
+        "a deck page larger than this many pixels at 72 dpi (points x points) is refused",
+        group="limits",
+    )
+    soffice: str = setting(
+        "VIDEOFORGE_SOFFICE",
+        "",
+        Text(),
+        "LibreOffice's `soffice`, which converts a PPTX to PDF so its design is kept; empty:"
+        " found on `PATH`; `off`: never (slides are drawn from their text and pictures)",
+        group="media",
+        shown="on `PATH`",
+    )
+    soffice_timeout: float = setting(
+        "VIDEOFORGE_SOFFICE_TIMEOUT",
+        120.0,
+        Float(5, 3600),
+        "seconds LibreOffice may take to convert one deck before the run fails",
+        group="media",
+    )
     # Any OpenAI-compatible service (OpenAI, Ollama, llama.cpp, vLLM, LM Studio).
     openai_api_key: str = setting(
         "OPENAI_API_KEY",
@@ -692,6 +731,14 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def deck_max_bytes(self) -> int:
+        return self.deck_max_mb * 1000 * 1000
 
 
 # --- the README tables ---------------------------------------------------------------------

@@ -61,7 +61,11 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "generating_content", 10, 10, "Creating presentation structure",
-        {"start": "📝 Generating presentation content..."},
+        {
+            "start": "📝 Generating presentation content...",
+            "deck": "📄 Reading the uploaded deck “{file}”...",
+            "read": "📄 Read {slides} of the deck's {pages} slides: {how}",
+        },
     ),
     Stage(
         "generating_scripts", 20, 20, "Writing narration scripts",
@@ -103,6 +107,7 @@ STAGES: tuple[Stage, ...] = (
         {
             "done": "🖼️ Created text slide {slide}/{slides}",
             "reused": "♻️ Reused text slide {slide}/{slides}",
+            "page": "📄 Rendered page {page} of the deck as slide {slide}/{slides}",
         },
     ),
     Stage(

@@ -26,6 +26,8 @@ class Slide:
     kind: str = "content"  # "content", or the deck's "title" or "closing" slide
     subtitle: str = ""  # a title slide's second line
     pronunciations: dict[str, str] | None = None  # written word -> how the voice says it
+    deck_slide: int = 0  # its number in an uploaded deck (and its page of the PDF shown)
+    picture: str = ""  # a picture from an uploaded deck, a file in the run folder
 
     @property
     def content_text(self) -> str:

@@ -150,6 +150,7 @@ def content_json(
                 "image_credit": visual.credit if visual else None,
                 "kind": s.kind,
                 "subtitle": s.subtitle,
+                "deck_slide": s.deck_slide or None,  # its number in an uploaded deck
             }
         )
     return {
@@ -230,6 +231,14 @@ def deck_json(gid: str, run_id: int, request: GenerationRequest, slides: list[Sl
                 "animation": animation,
                 "pronunciations": s.pronunciations,
             }
+            | ({"deck_slide": s.deck_slide} if s.deck_slide else {})
             for s, animation in zip(slides, asked, strict=True)
         ],
-    }
+    } | _uploaded(request)
+
+
+def _uploaded(request: GenerationRequest) -> dict[str, Any]:
+    """Name a run's uploaded deck: its edited outline makes the next run over the same pages."""
+    if not request.deck:
+        return {}
+    return {"deck": {"name": request.deck["name"], "kind": request.deck["kind"]}}

@@ -14,14 +14,17 @@ cancel, a lost lease or a stopping worker ends them within a second or two.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.decks import DeckFile, run_copy
 from ..core.errors import StageError, Stopped, VideoforgeError
 from ..core.files import library_picture, write_json_atomic
 from ..core.request import GenerationRequest
@@ -58,6 +61,7 @@ from .deck import (
 from .export import keep_still, write_pdf, write_pptx
 from .narration import cached_narration, narrate
 from .timeline import CREDITS_TAIL, LEAD_IN, PAUSE, TAIL, credits_cue, sentence_times, timeline
+from .uploaded import DeckLimits, ReadDeck, read_deck, with_descriptions
 from .visuals import PictureTrack, Visual, make_animation, make_visual
 
 if TYPE_CHECKING:
@@ -120,6 +124,43 @@ class VideoPipeline:
             brand=settings.brand_name,
         )
 
+    def read_deck(
+        self,
+        request: GenerationRequest,
+        workdir: Path,
+        report: Report,
+        should_stop: Callable[[], bool],
+    ) -> ReadDeck:
+        """Read the request's uploaded deck, which the worker put in the attempt's folder."""
+        assert request.deck is not None
+        stored = DeckFile.from_json(request.deck)
+        report(*event("generating_content", "deck", file=stored.name or stored.kind.upper()))
+        path = workdir / run_copy(stored.kind)
+        if not path.is_file():
+            raise StageError(
+                "generating_content",
+                "the uploaded deck is no longer stored (removed, or on another machine's disk"
+                " without a shared bucket); upload it again",
+            )
+        settings = self.settings
+        soffice = ""
+        if stored.kind == "pptx" and settings.soffice.lower() not in ("off", "none", "0"):
+            soffice = settings.soffice or shutil.which("soffice") or ""
+        limits = DeckLimits(
+            settings.deck_max_pages, settings.deck_max_pixels, soffice, settings.soffice_timeout
+        )
+        deck = read_deck(path, stored.kind, request, workdir, limits, should_stop)
+        report(
+            *event(
+                "generating_content",
+                "read",
+                slides=len(deck.slides),
+                pages=deck.pages,
+                how=deck.note,
+            )
+        )
+        return deck
+
     def run(self, run: Run, report: Report, workdir: Path) -> dict[str, Any]:
         """Run the stages for one attempt; its MP4 is named after the attempt, kept only on success.
 
@@ -176,10 +217,16 @@ class VideoPipeline:
         t = clock()
         report(*event("generating_content", "start"))
         theme = self.theme_for(request)  # before any paid call: a bad logo fails first
-        slides = add_title_and_closing(
-            write_slides(request, self.text_model, report.usage), request
-        )
+        deck = None
+        if request.deck:
+            deck = self.read_deck(request, workdir, report, should_stop)
+            slides = add_title_and_closing(deck.slides, request)
+        else:
+            slides = add_title_and_closing(
+                write_slides(request, self.text_model, report.usage), request
+            )
         n = len(slides)
+        pages = deck.pdf if deck is not None else None
         write_json_atomic(workdir / "content.json", content_json(gid, request, slides))
         # Visuals do not wait for speech: pictures and text slides start now, each animation
         # as soon as its slide's length is known; all are reported in order later.
@@ -187,7 +234,7 @@ class VideoPipeline:
         visuals: list[Future[Visual] | None] = [
             None
             if s.animation
-            else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir, theme)
+            else renderer.submit(make_visual, s, n, size, self.cache, finder, workdir, theme, pages)
             for s in slides
         ]
         pictures = PictureTrack(
@@ -203,13 +250,17 @@ class VideoPipeline:
             if visual is not None:
                 pictures.prepare(i, visual)
         report(*event("generating_scripts", "start"))
-        slides = write_scripts(
-            slides,
+        told = slides
+        if deck is not None and deck.descriptions and self.text_model is not None:
+            told = with_descriptions(slides, deck.descriptions)  # the model reads the pictures'
+        written = write_scripts(
+            told,
             request,
             self.text_model,
             report.usage,
             max_narration=self.settings.max_narration,
         )
+        slides = [replace(s, narration=w.narration) for s, w in zip(slides, written, strict=True)]
         write_json_atomic(workdir / "script.json", script_json(gid, request, slides, None))
         speech = self.speech_for(request, report.usage)
         timings["content_and_scripts"] = clock() - t
@@ -314,7 +365,7 @@ class VideoPipeline:
             assert future is not None
             done.append(_visual(future, slides[i]))
             stills.append(keep_still(done[-1].still, i + 1, workdir))
-            report(*_visual_event(done[-1], i, n))
+            report(*_visual_event(done[-1], i, n, slides[i].deck_slide))
         timings["visuals_last"] = clock() - t
         # The deck's downloads are made from the stills on the (now idle) render thread while
         # the video is finished and joined.
@@ -403,12 +454,14 @@ def _visual_stage(slide: Slide) -> str:
     return "fetching_image" if slide.image else "generating_slide"
 
 
-def _visual_event(visual: Visual, i: int, n: int) -> tuple[str, int, str]:
+def _visual_event(visual: Visual, i: int, n: int, page: int = 0) -> tuple[str, int, str]:
     """Word the progress event of one finished slide visual."""
     where = {"slide": i + 1, "slides": n}
     made = "reused" if visual.reused else "done"  # an unchanged slide of a re-render
     if visual.kind == "animation":
         return event("generating_animation", made, i + 1, n, kind=visual.note, **where)
+    if visual.kind == "page":
+        return event("generating_slide", "page", i + 1, n, page=page, **where)
     if visual.kind == "image":
         credit = visual.credit["attribution"]
         return event("fetching_image", made, i + 1, n, credit=credit, **where)

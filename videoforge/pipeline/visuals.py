@@ -38,11 +38,13 @@ from ..providers.base import ImageSource
 from ..render.animations import MIN_DURATION, animation_frames, plan_animation
 from ..render.captions import with_captions
 from ..render.draw import render_slide
+from ..render.pages import render_page
 from .cache import Cache
 
 log = logging.getLogger(__name__)
 
 RENDER_VERSION = "slides-4"  # bump when the slide look changes, so cached images are redone
+PAGE_VERSION = "page-1"  # a deck page drawn by PDFium
 ANIMATION_VERSION = "animation-4"  # raw H.264 at the video's frame rate; themes, captions
 POSTER_QUALITY = 85
 
@@ -130,6 +132,24 @@ def _render_still(
     )
 
 
+def render_deck_page(
+    pdf: Path, number: int, size: Size, cache: Cache, theme: Theme
+) -> tuple[Path, bool]:
+    """Draw a page of an uploaded deck at the video's size (cached per file, page, size, theme)."""
+    key = cache.key(PAGE_VERSION, file_digest(pdf), str(number), str(size), str(theme.background))
+    return cache.get_or_create(
+        key, ".png", lambda out: render_page(pdf, number, size, theme.background, out)
+    )
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def theme_key(theme: Theme) -> str:
     """Return what a slide's look depends on in a theme: its colours, name and logo's bytes."""
     logo = Path(theme.logo).read_bytes() if theme.logo else b""
@@ -144,8 +164,20 @@ def make_visual(
     finder: ImageSource | None,
     workdir: Path,
     theme: Theme = DEFAULT_THEME,
+    pages: Path | None = None,
 ) -> Visual:
-    """Make a text or picture slide (animation slides go through make_animation)."""
+    """Make a text or picture slide (animation slides go through make_animation).
+
+    A slide of an uploaded deck shows its page of `pages` (the run's PDF) when there is
+    one, or is drawn with the picture the deck gave it.
+    """
+    if slide.deck_slide and pages is not None:
+        still, drawn = render_deck_page(pages, slide.deck_slide, size, cache, theme)
+        return Visual(slide.slide_number, "page", still, reused=drawn)
+    if slide.picture:
+        own = FoundImage(workdir / slide.picture, "deck")
+        still, drawn = _render_still(slide, total, size, cache, own, theme)
+        return Visual(slide.slide_number, "text", still, reused=drawn)
     if slide.image:
         image = None
         note = ""

@@ -25,7 +25,7 @@ from ..core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-AREAS = ("videos", "runs")
+AREAS = ("videos", "runs", "uploads")
 CHUNK = 256 * 1024
 _TYPES = {
     ".mp4": "video/mp4",

@@ -19,8 +19,9 @@ from ..core.errors import (
 from ..core.request import Capabilities
 from ..core.settings import Settings
 from ..core.types import PDF_FILE, PPTX_FILE
-from ..store.objects import Artifacts, open_artifacts
+from ..store.objects import Artifacts, S3Artifacts, open_artifacts
 from ..store.runs import QueueLimits, RunStore
+from ..store.uploads import Uploads
 from .auth import TokenAuth
 from .files import (
     Captions,
@@ -42,6 +43,7 @@ from .generations import (
 )
 from .health import Health
 from .hosts import HostCheck, allowed_hosts
+from .inputs import DeckForm
 from .openapi import OpenAPIDocument, openapi
 from .progress import ProgressStream
 from .stream import ChangeSignal, StreamGate, StreamTiming
@@ -157,9 +159,21 @@ def create_app(
     limits = QueueLimits(
         max_queued=settings.max_queued, max_per_client=settings.max_queued_per_client
     )
+    bucket = files if isinstance(files, S3Artifacts) else None
+    deck_form = DeckForm(
+        settings.deck_max_bytes, settings.max_body_bytes, tuple(settings.cors_origins)
+    )
     app.add_route(
         "/api/generate",
-        Generate(store, capabilities, settings.max_body_bytes, clock, limits),
+        Generate(
+            store,
+            capabilities,
+            settings.max_body_bytes,
+            clock,
+            limits,
+            uploads=Uploads(settings.uploads_dir, bucket),
+            deck_form=deck_form,
+        ),
     )
     app.add_route(
         "/api/progress/{generation_id}",

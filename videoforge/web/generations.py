@@ -16,7 +16,8 @@ from ..core.request import (
 from ..core.stages import STAGE
 from ..core.types import Run
 from ..store.runs import QueueLimits, RunStore
-from .inputs import int_param, read_json
+from ..store.uploads import Uploads
+from .inputs import DeckForm, int_param, is_multipart, read_deck_form, read_json
 from .stream import clock_time
 
 
@@ -81,12 +82,44 @@ class _Enqueuing:
 
 
 class Generate(_Enqueuing):
-    """POST /api/generate: validate a request and enqueue a run, within the queue's limits."""
+    """POST /api/generate: validate a request and enqueue a run, within the queue's limits.
+
+    A JSON body is an outline, a document or a topic; a multipart/form-data body carries
+    an uploaded deck (its `deck` file) and the same fields as form fields.
+    """
+
+    def __init__(
+        self, *args, uploads: Uploads | None = None, deck_form: DeckForm | None = None, **kw
+    ):
+        super().__init__(*args, **kw)
+        self.uploads = uploads
+        self.deck_form = deck_form
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Answer 202 with the new run, or 4xx; 429 when a queue limit is reached."""
+        if is_multipart(req) and self.uploads is not None and self.deck_form is not None:
+            self._post_deck(req, resp, self.uploads, self.deck_form)
+            return
         request = parse_generation_request(read_json(req, self.max_body_bytes), self.capabilities)
         self._enqueue(req, resp, request.generation_id, request.to_json())
+
+    def _post_deck(
+        self, req: falcon.Request, resp: falcon.Response, uploads: Uploads, form: DeckForm
+    ) -> None:
+        """Store the uploaded deck, then validate the fields and queue its run.
+
+        The deck's file is removed again when the request is refused and no earlier
+        request sent the same bytes.
+        """
+        fields, deck, new = read_deck_form(req, uploads, form)
+        try:
+            request = parse_generation_request(fields, self.capabilities, deck)
+            uploads.publish(deck)
+            self._enqueue(req, resp, request.generation_id, request.to_json())
+        except BaseException:
+            if new:
+                uploads.discard(deck)
+            raise
 
 
 class GenerationRuns(_Enqueuing):

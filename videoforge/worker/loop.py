@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..core.decks import DeckFile, run_copy
 from ..core.errors import (
     Cancelled,
     Retryable,
@@ -35,6 +36,7 @@ from ..core.stages import STAGE, event
 from ..core.types import Pipeline, Run, Usage
 from ..store.objects import S3Artifacts
 from ..store.runs import RunStore
+from ..store.uploads import Uploads
 from .retention import Retention
 
 log = logging.getLogger(__name__)
@@ -171,6 +173,7 @@ class Worker:
         stop_grace: float = STOP_GRACE,
         retention: Retention | None = None,
         objects: S3Artifacts | None = None,
+        uploads: Uploads | None = None,
     ):
         self.store = store
         self.pipeline = pipeline
@@ -185,6 +188,7 @@ class Worker:
         # With a bucket, runs_dir is a scratch folder: each attempt's files (and its MP4) are
         # uploaded before the run is completed, and removed from this machine afterwards.
         self.objects = objects
+        self.uploads = uploads  # where uploaded decks are found (here, or in the bucket)
         self.stopping = threading.Event()
         self._current: _Attempt | None = None
         self._deadline: threading.Timer | None = None
@@ -280,6 +284,7 @@ class Worker:
                 reporter(*event("started", "start"))
             workdir = self.runs_dir / run.attempt_folder
             workdir.mkdir(parents=True, exist_ok=True)
+            self._fetch_deck(run, workdir)
             result = self.pipeline.run(run, reporter, workdir)
             if self.objects is not None:
                 self._upload(attempt, reporter, workdir, result)
@@ -324,6 +329,26 @@ class Worker:
             self._current = None
             if self.objects is not None:
                 self._clear_scratch(run)
+
+    def _fetch_deck(self, run: Run, workdir: Path) -> None:
+        """Put the run's uploaded deck, if it has one, in its folder (from the bucket if need be).
+
+        A deck stored nowhere is left to the pipeline, which fails its content step saying so.
+        """
+        if not run.request.get("deck") or self.uploads is None:
+            return
+        deck = DeckFile.from_json(run.request["deck"])
+        try:
+            source = self.uploads.path(deck)
+        except FileNotFoundError:
+            log.warning("run %s: the uploaded deck %s is not stored", run.id, deck.file)
+            return
+        copy = workdir / run_copy(deck.kind)
+        copy.unlink(missing_ok=True)
+        try:
+            os.link(source, copy)  # the same disk: no second copy of a large file
+        except OSError:
+            shutil.copyfile(source, copy)
 
     def retrying(
         self,
