@@ -41,7 +41,7 @@ def make_pdf(path: Path, pages=PAGES) -> Path:
     return path
 
 
-def make_pptx(path: Path, picture: Path) -> Path:
+def make_pptx(path: Path, picture: Path, *, notes: bool = True) -> Path:
     """A 16:9 PPTX: titles, bullets, speaker notes, a picture on the last slide, a hidden slide."""
     from pptx import Presentation
     from pptx.util import Inches
@@ -49,14 +49,15 @@ def make_pptx(path: Path, picture: Path) -> Path:
     Image.new("RGB", (400, 300), PICTURE_COLOUR).save(picture)
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
-    for i, (title, bullets, notes, hidden) in enumerate(SLIDES):
+    for i, (title, bullets, said, hidden) in enumerate(SLIDES):
         slide = deck.slides.add_slide(deck.slide_layouts[1])
         slide.shapes.title.text = title
         body = slide.placeholders[1].text_frame
         body.text = bullets[0]
         for bullet in bullets[1:]:
             body.add_paragraph().text = bullet
-        slide.notes_slide.notes_text_frame.text = notes
+        if notes:
+            slide.notes_slide.notes_text_frame.text = said
         if hidden:
             slide._element.set("show", "0")
         if i == len(SLIDES) - 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -334,6 +335,21 @@ def test_doctor_on_a_healthy_set_up_exits_0_with_every_check_ok(tmp_path):
     for name in ("data directory", "database", "ffmpeg", "voice piper:en_US-joe-medium"):
         assert any(line.startswith(f"OK    {name}") for line in proc.stdout.splitlines()), name
     assert "FAIL" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_doctor_says_whether_powerpoint_decks_keep_their_design(tmp_path):
+    for value, start, words in (
+        ("off", "WARN  LibreOffice", "turned off (VIDEOFORGE_SOFFICE)"),
+        (str(tmp_path / "no-soffice"), "FAIL  LibreOffice", "does not run"),
+    ):
+        env = cli_env(tmp_path / "data", VIDEOFORGE_SOFFICE=value)
+        proc = videoforge("doctor", cwd=tmp_path, env=env)
+        line = next(x for x in proc.stdout.splitlines() if "LibreOffice" in x)
+        assert line.startswith(start) and words in line, line
+    if shutil.which("soffice"):
+        proc = videoforge("doctor", cwd=tmp_path, env=cli_env(tmp_path / "data"))
+        assert "OK    LibreOffice" in proc.stdout and "keep their design" in proc.stdout
 
 
 @pytest.mark.slow

@@ -371,3 +371,45 @@ def test_the_studio_sends_its_saved_token_as_bearer_and_in_media_urls(
 
     assert len(Presentation(str(tmp_path / "deck.pptx")).slides) == 2
     assert studio.errors == []
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_studio_uploads_a_deck_follows_it_and_edits_a_slides_narration(
+    service, browser, tmp_path
+):
+    from tests import decks
+
+    service.start_web()
+    service.start_worker(pipeline=None)
+    pdf = decks.make_pdf(tmp_path / "Cell biology.pdf")
+    studio = Studio(browser, service.base, SHOTS)
+    page = studio.page
+    page.click("#tab-deck")
+    page.set_input_files("#deck-file", str(pdf))
+    page.fill("#deck-skip", "2")
+    page.select_option("#size", "1280x720")
+    studio.shoot("09-deck", "#create")
+    page.click("#go")
+    studio.wait_for_log("Video generation complete")
+    log = studio.log()
+    assert "Reading the uploaded deck “Cell biology.pdf”" in log
+    assert "Rendered page 3 of the deck as slide 2/2" in log and "page 2" not in log
+
+    # edit the narration of the deck's third page; the first keeps its speech
+    page.click("#edit")
+    page.wait_for_function("document.getElementById('go').textContent === 'Re-render'")
+    assert "narrated over the pages of Cell biology.pdf" in page.inner_text("#edit-note")
+    assert page.locator(".slide-card").count() == 2
+    _card(page, 2).locator("[name=narration]").fill("Organs are built from several tissues.")
+    page.click("#go")
+    studio.wait_for_log("Reused audio for slide 1/2")
+    studio.wait_for_log("Video generation complete")
+    _, script = request_json(service, "GET", "/api/script/Cell_biology")
+    said = [s["narration_text"] for s in script["slide_scripts"]]
+    assert said == ["Cells. The units of life.", "Organs are built from several tissues."]
+    assert studio.errors == []
+    if os.environ.get("VIDEOFORGE_UPDATE_DOCS_SCREENSHOTS"):  # the README's picture of the tab
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHOTS / "09-deck-desktop.png", DOCS_SHOTS / "09-deck-desktop.png")

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from tests import decks
+from tests.fake_openai import FakeOpenAI
 from tests.helpers import (
     ROOT,
     offline_service,
@@ -196,6 +197,27 @@ def test_a_pptx_without_libreoffice_is_drawn_by_our_layouts_and_says_so(
     for n, (expected, at) in enumerate(zip((first, last), middles(made["script"]), strict=True)):
         shown = frame_at(made["video"], at, tmp_path / f"f{n}.png")
         assert difference(shown, Image.open(expected).convert("RGB")) < 3, n
+
+
+def test_slides_without_notes_are_narrated_by_the_language_model_from_text_and_pictures(
+    make_service, files, tmp_path
+):
+    bare = decks.make_pptx(tmp_path / "bare.pptx", tmp_path / "p.png", notes=False)
+    with FakeOpenAI() as fake:
+        fake.script_chat(
+            [json.dumps({"narrations": ["Cells build life.", "Tissues group cells."]})]
+        )
+        svc = make_service(
+            VIDEOFORGE_SOFFICE="off", OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.url
+        )
+        svc.start_web()
+        svc.start_worker(pipeline=None)
+        made = finished(svc, bare, topic="Model narrated", voice="piper:en_US-joe-medium")
+        asked = json.dumps(fake.requests_to("chat")[0].messages)
+    said = [s["narration_text"] for s in made["script"]["slide_scripts"]]
+    assert said == ["Cells build life.", "Tissues group cells."]
+    assert "Groups of cells" in asked and "Picture: a blue square" in asked  # what it was told
+    assert "Never shown" not in asked  # the hidden slide stays out
 
 
 HOSTILE = {

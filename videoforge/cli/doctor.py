@@ -60,6 +60,26 @@ def check_ffmpeg() -> Check:
     return Check("ffmpeg", OK, f"version {version} ({exe})")
 
 
+def check_libreoffice(settings: Settings) -> Check:
+    """Say whether uploaded PowerPoint decks keep their design (LibreOffice converts them)."""
+    fix = "apt-get install --no-install-recommends libreoffice-impress-nogui"
+    command = settings.soffice_command
+    if settings.soffice and command and not os.access(command, os.X_OK):
+        return Check(
+            "LibreOffice", FAIL, f"VIDEOFORGE_SOFFICE is {command}, which does not run", fix
+        )
+    if not command:
+        off = settings.soffice.lower() in ("off", "none", "0", "false")
+        why = "turned off (VIDEOFORGE_SOFFICE)" if off else "not installed"
+        return Check(
+            "LibreOffice",
+            WARN,
+            f"{why}: uploaded PowerPoint decks are drawn from their text and pictures",
+            "" if off else fix,
+        )
+    return Check("LibreOffice", OK, f"{command}: uploaded PowerPoint decks keep their design")
+
+
 def check_voices(settings: Settings, workdir: Path) -> list[Check]:
     """Check each configured voice: a Piper voice must load and speak a word."""
     from ..providers.registry import piper_voice, voices
@@ -309,6 +329,7 @@ def run_checks(settings: Settings, server: str | None, token: str) -> list[Check
     if settings.s3_bucket:
         checks.append(check_storage(settings))
     checks.append(check_ffmpeg())
+    checks.append(check_libreoffice(settings))
     with tempfile.TemporaryDirectory(prefix="videoforge-doctor-") as workdir:
         checks += check_voices(settings, Path(workdir))
     checks += check_providers(settings)

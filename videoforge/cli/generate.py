@@ -63,6 +63,10 @@ outline files (--outline):
 
 documents (--document): Markdown or plain text, sent as source_text; headings become slides.
 
+decks (--deck): a PDF or PowerPoint (.pptx) file, uploaded and narrated as it is: each page
+  is a slide, speaking --narrations FILE (a JSON list, one per deck slide; null: its own),
+  its speaker notes, or its own text; --skip 2,5 leaves slides out.
+
 exit status: 0 completed; 1 the run failed (the step and the cause are printed), was
 cancelled, or the server could not be reached; 2 the request was refused (the API's
 detail is printed) or the arguments are wrong; 130 interrupted (Ctrl-C; in-process, the

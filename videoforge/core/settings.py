@@ -9,6 +9,7 @@ metadata. ``Settings.from_env`` reads the environment by walking that table, and
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -735,6 +736,13 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def soffice_command(self) -> str:
+        """Return LibreOffice's soffice that converts PPTX decks, "" when off or not installed."""
+        if self.soffice.lower() in ("off", "none", "0", "false"):
+            return ""
+        return self.soffice or shutil.which("soffice") or ""
 
     @property
     def deck_max_bytes(self) -> int:

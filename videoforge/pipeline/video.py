@@ -14,7 +14,6 @@ cancel, a lost lease or a stopping worker ends them within a second or two.
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import threading
 import time
@@ -143,9 +142,7 @@ class VideoPipeline:
                 " without a shared bucket); upload it again",
             )
         settings = self.settings
-        soffice = ""
-        if stored.kind == "pptx" and settings.soffice.lower() not in ("off", "none", "0"):
-            soffice = settings.soffice or shutil.which("soffice") or ""
+        soffice = settings.soffice_command if stored.kind == "pptx" else ""
         limits = DeckLimits(
             settings.deck_max_pages, settings.deck_max_pixels, soffice, settings.soffice_timeout
         )

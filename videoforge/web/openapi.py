@@ -34,6 +34,7 @@ from ..core.request import (
 from ..core.stages import STAGES
 from ..core.themes import THEME_NAMES
 from ..core.types import SUPPORTED_SIZES
+from .inputs import JSON_FIELDS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ID = {
@@ -56,11 +57,12 @@ def _errors(*codes: int) -> dict[str, dict]:
     words = {
         400: "malformed request, or a Host header not in VIDEOFORGE_ALLOWED_HOSTS",
         401: "the API token is missing or wrong",
+        403: "a deck upload sent by another site's page (its Origin is not allowed)",
         404: "no such generation or file",
         410: "the retention policy removed the run's files",
         409: "a run of this id is still queued or running",
         413: "the body is too large",
-        415: "the body is not sent as application/json",
+        415: "the body is not application/json (or a deck upload's file is no PDF or PPTX)",
         416: "the byte range cannot be served",
         422: "the request cannot be done on this deployment",
         429: "too many runs or streams; see Retry-After",
@@ -115,6 +117,49 @@ def request_schema(max_slide_narration: int) -> dict:
             **look_schema(),
         },
     }
+
+
+def deck_form_schema(max_slide_narration: int) -> dict:
+    """Return the schema of a multipart deck upload: the `deck` file and the usual fields.
+
+    Form fields are text; the ones that are numbers, booleans or lists are sent as JSON
+    (`fps=30`, `title_slide=true`, `narrations=["...", null]`).
+    """
+    fields = request_schema(max_slide_narration)["properties"]
+    text = {
+        name: {"type": "string", "description": f"as JSON: {json_schema_type(schema)}"}
+        if name in JSON_FIELDS
+        else {"type": "string"}
+        for name, schema in fields.items()
+        if name not in ("slides", "source_text")
+    }
+    return {
+        "type": "object",
+        "required": ["deck"],
+        "properties": {
+            "deck": {
+                "type": "string",
+                "format": "binary",
+                "description": "a PDF or PowerPoint (.pptx) file, told by its bytes; at most"
+                " VIDEOFORGE_DECK_MAX_MB (413 before the body is read)",
+            },
+            **text,
+            "narrations": {
+                "type": "string",
+                "description": "as JSON: a list, one narration (or null: the slide's notes or"
+                " text) per deck slide, hidden and skipped ones included",
+            },
+            "skip": {
+                "type": "string",
+                "description": "as JSON: a list of the deck's slide numbers (from 1) left out",
+            },
+        },
+    }
+
+
+def json_schema_type(schema: dict) -> str:
+    kind = schema.get("type", "string")
+    return "/".join(kind) if isinstance(kind, list) else kind
 
 
 def look_schema() -> dict[str, dict]:
@@ -454,12 +499,13 @@ def openapi(*, max_slide_narration: int, token: bool) -> dict:
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {"schema": request_schema(max_slide_narration)}
+                        "application/json": {"schema": request_schema(max_slide_narration)},
+                        "multipart/form-data": {"schema": deck_form_schema(max_slide_narration)},
                     },
                 },
                 "responses": {
                     "202": _answer("the queued run", run),
-                    **_errors(400, 401, 409, 413, 415, 422, 429, 503),
+                    **_errors(400, 401, 403, 409, 413, 415, 422, 429, 503),
                 },
             }
         },

@@ -56,16 +56,18 @@ class ApiError extends Error {
 }
 
 // Call the API with the token as a Bearer header; throw ApiError with the API's detail.
+// A FormData body (a deck upload) goes as multipart/form-data, with the browser's boundary.
 async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = {};
   if (token()) headers.Authorization = `Bearer ${token()}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   let resp;
   try {
     resp = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch (err) {
     throw new ApiError(0, { detail: `the server cannot be reached (${err.message})` });
@@ -119,7 +121,8 @@ function setUpToken() {
 
 // --- tabs -----------------------------------------------------------------------------------------
 
-const TABS = ["outline", "document", "topic"];
+const TABS = ["outline", "document", "topic", "deck"];
+const OTHER_TABS = TABS.slice(1); // what an edit of a finished run cannot switch to
 
 function selectTab(name, focus = false) {
   state.mode = name;
@@ -223,6 +226,7 @@ function slideCard(slide = {}) {
   const n = ++state.cardSerial;
   const id = (name) => `s${n}-${name}`;
   const card = el("li", { class: "slide-card" });
+  if (slide.deck_slide) card.dataset.deckSlide = String(slide.deck_slide); // its page of an uploaded deck
   const legend = el("legend", { class: "slide-legend" });
   const title = el("input", { id: id("title"), name: "title", maxlength: 200, required: true });
   title.value = slide.title || "";
@@ -345,6 +349,7 @@ function readSlides() {
     if (visual === "picture" && field(card, "image").value.trim())
       slide.image = field(card, "image").value.trim();
     if (visual === "animation") slide.animation = readAnimation(card);
+    if (card.dataset.deckSlide) slide.deck_slide = Number(card.dataset.deckSlide);
     return slide;
   });
 }
@@ -421,12 +426,30 @@ function requestBody() {
   } else if (state.mode === "document") {
     body.source_text = $("source").value;
     if ($("doc-topic").value.trim()) body.topic = $("doc-topic").value.trim();
+  } else if (state.mode === "deck") {
+    return deckForm(body);
   } else {
     body.topic = $("topic").value.trim();
     body.num_slides = Number($("num-slides").value);
     if (!body.topic) throw new Error("Write a topic first.");
   }
   return body;
+}
+
+// An uploaded deck: the file and the usual fields as form fields (non-text ones as JSON).
+function deckForm(fields) {
+  const file = $("deck-file").files[0];
+  if (!file) throw new Error("Choose a PDF or PowerPoint file first.");
+  if ($("deck-topic").value.trim()) fields.topic = $("deck-topic").value.trim();
+  const skip = $("deck-skip").value.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (skip.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("Leave out slides by their numbers, such as 2, 5.");
+  if (skip.length) fields.skip = skip;
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    form.append(name, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  form.append("deck", file, file.name);
+  return form;
 }
 
 async function submit(ev) {
@@ -737,7 +760,7 @@ async function startEditing(gid) {
   }
   state.editing = gid;
   selectTab("outline");
-  for (const tab of ["document", "topic"]) $(`tab-${tab}`).disabled = true;
+  for (const tab of OTHER_TABS) $(`tab-${tab}`).disabled = true;
   $("outline-topic").value = deck.topic || "";
   $("outline-topic").disabled = true;
   for (const name of ["language", "tone", "size", "fps", "voice"]) {
@@ -748,7 +771,9 @@ async function startEditing(gid) {
   $("burn_captions").checked = Boolean(deck.burn_captions);
   setSlides(deck.slides);
   $("create-heading").textContent = "Edit and re-render";
-  $("edit-note").textContent = `Editing “${deck.topic || gid}”. Only the speech and pictures you change are made again.`;
+  $("edit-note").textContent = deck.deck
+    ? `Editing “${deck.topic || gid}”, narrated over the pages of ${deck.deck.name || "its deck"}: change a slide's narration, or delete a slide to leave its page out.`
+    : `Editing “${deck.topic || gid}”. Only the speech and pictures you change are made again.`;
   $("edit-note").hidden = false;
   $("stop-editing").hidden = false;
   $("go").textContent = "Re-render";
@@ -758,7 +783,7 @@ async function startEditing(gid) {
 
 function stopEditing() {
   state.editing = null;
-  for (const tab of ["document", "topic"]) $(`tab-${tab}`).disabled = false;
+  for (const tab of OTHER_TABS) $(`tab-${tab}`).disabled = false;
   $("outline-topic").disabled = false;
   $("create-heading").textContent = "New video";
   $("edit-note").hidden = true;
