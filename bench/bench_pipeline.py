@@ -1,6 +1,6 @@
 """Benchmark the whole offline run, POST to completed, against speech synthesis alone.
 
-Run by hand:  .venv/bin/python bench/bench_pipeline.py [--slides 10] [--unique]
+Run by hand:  .venv/bin/python bench/bench_pipeline.py [--slides 10] [--unique] [--deck pdf|pptx]
 
 Same run, same machine:
   1. baseline: a fresh process loads the Piper voice and synthesizes every slide's narration
@@ -13,6 +13,10 @@ Same run, same machine:
 Reports seconds of video per second of wall time, the ratio of (2) to (1), how long the run
 took after its last slide's speech was done (what composition still had to do), the video's
 loudness and true peak as ffmpeg's ebur128 measures them, and the worker's peak memory (VmHWM).
+
+With --deck, the same slides go as an uploaded deck (a PDF made with fpdf2, or a PPTX with
+python-pptx and the narration as speaker notes, converted by LibreOffice when installed),
+so the pages are rendered by PDFium instead of our layouts; the baseline is the same.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.decks import multipart  # noqa: E402
 from tests.helpers import (  # noqa: E402
     Service,
     base_env,
@@ -87,6 +92,48 @@ print(json.dumps({"load": t1 - t0, "synth": t2 - t1, "audio": total}))
 """
 
 
+def deck_file(deck: list[dict], kind: str, folder: Path) -> Path:
+    """Write the outline as a PDF (narration sent in the request) or a PPTX (notes)."""
+    if kind == "pdf":
+        from fpdf import FPDF
+
+        pdf = FPDF(orientation="L", unit="pt", format=(540, 960))
+        for slide in deck:
+            pdf.add_page()
+            pdf.set_font("Helvetica", "B", 36)
+            pdf.text(60, 100, slide["title"])
+            pdf.set_font("Helvetica", size=24)
+            for i, bullet in enumerate(slide["bullets"]):
+                pdf.text(80, 170 + 44 * i, f"- {bullet}")
+            pdf.set_fill_color(40, 120, 200)
+            pdf.ellipse(620, 180, 260, 260, style="F")
+        pdf.output(str(folder / "deck.pdf"))
+        return folder / "deck.pdf"
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
+    for slide in deck:
+        page = prs.slides.add_slide(prs.slide_layouts[1])
+        page.shapes.title.text = slide["title"]
+        page.placeholders[1].text_frame.text = "\n".join(slide["bullets"])
+        page.notes_slide.notes_text_frame.text = slide["narration"]
+    prs.save(str(folder / "deck.pptx"))
+    return folder / "deck.pptx"
+
+
+def post_deck(svc: Service, deck: list[dict], kind: str, folder: Path) -> tuple[int, dict]:
+    fields = {"topic": "Energy"}
+    if kind == "pdf":
+        fields["narrations"] = json.dumps([s["narration"] for s in deck])
+    body, content_type = multipart(fields, deck_file(deck, kind, folder))
+    status, _, data = request(
+        svc, "POST", "/api/generate", raw=body, headers={"Content-Type": content_type}
+    )
+    return status, json.loads(data)
+
+
 def vm_hwm_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -100,6 +147,7 @@ def main() -> None:
     parser.add_argument(
         "--unique", action="store_true", help="no narration repeated (no cache hits in the run)"
     )
+    parser.add_argument("--deck", choices=("pdf", "pptx"), help="upload the slides as a deck")
     args = parser.parse_args()
     deck = outline(args.slides, args.unique)
 
@@ -129,9 +177,12 @@ def main() -> None:
             assert status == 202, body
             read_stream(svc, body["progress_url"], timeout=120)
             started = time.perf_counter()
-            status, body = request_json(
-                svc, "POST", "/api/generate", {"topic": "Energy", "slides": deck}
-            )
+            if args.deck:
+                status, body = post_deck(svc, deck, args.deck, Path(tmp))
+            else:
+                status, body = request_json(
+                    svc, "POST", "/api/generate", {"topic": "Energy", "slides": deck}
+                )
             assert status == 202, body
             _, _, messages = read_stream(svc, body["progress_url"], timeout=600)
             wall = time.perf_counter() - started
@@ -151,6 +202,7 @@ def main() -> None:
     synth = baseline["synth"]
     rows = [
         ("slides", f"{args.slides}{' (unique narrations)' if args.unique else ''}"),
+        ("input", f"an uploaded {args.deck.upper()} deck" if args.deck else "an outline"),
         ("narrations synthesized by the service", info["result"]["narrations_synthesized"]),
         ("video length (s)", f"{video:.1f}"),
         ("speech alone: voice load (s)", f"{baseline['load']:.2f}"),

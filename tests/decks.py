@@ -120,6 +120,33 @@ def with_macros(pptx: Path, path: Path) -> Path:
     return path
 
 
+def linked(pptx: Path, path: Path, target: str) -> Path:
+    """The PPTX with its picture linked to a URL or file instead of embedded in it."""
+    with zipfile.ZipFile(pptx) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.startswith("ppt/slides/_rels/") and b"../media/" in data:
+                data = data.replace(
+                    b'Target="../media/image1.png"',
+                    f'Target="{target}" TargetMode="External"'.encode(),
+                )
+            if name.startswith("ppt/slides/slide") and b"r:embed=" in data:
+                data = data.replace(b"r:embed=", b"r:link=")
+            out.writestr(name, data)
+    return path
+
+
+def xml_bomb(pptx: Path, path: Path, parts: int = 40) -> Path:
+    """The PPTX with tens of MB of XML more, in parts just under 1 MB packed into ~1 KB each."""
+    filler = b"<p:ext/>" * (999_000 // 8)
+    with zipfile.ZipFile(pptx) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in src.namelist():
+            out.writestr(name, src.read(name))
+        for n in range(parts):
+            out.writestr(f"ppt/slideLayouts/filler{n}.xml", filler)
+    return path
+
+
 def libreoffice() -> str | None:
     return shutil.which("soffice")
 

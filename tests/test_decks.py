@@ -38,6 +38,7 @@ def test_a_decks_kind_comes_from_its_bytes_not_its_name(head, kind):
 def test_a_stored_deck_names_only_a_hash_and_gives_a_topic_from_its_name():
     assert DeckFile.from_json(DECK.to_json()) == DECK
     assert DECK.topic == "Intro to cells v2"
+    assert DeckFile(DECK.file, "pdf", "???.pdf", 1).topic == "Deck"  # an id needs a letter
     for bad in ("../../etc/passwd", "a" * 64 + ".exe", "A" * 64 + ".pdf"):
         with pytest.raises(ValueError):
             DeckFile.from_json(DECK.to_json() | {"file": bad})
@@ -133,6 +134,49 @@ def test_the_narration_comes_from_the_request_then_the_notes_and_hidden_or_skipp
     too_many = parse_generation_request({"narrations": ["a", "b", "c", "d"]}, Capabilities(), DECK)
     with pytest.raises(StageError, match="gives 4 narrations; the deck has 3 slides"):
         read_deck(pptx, "pptx", too_many, tmp_path, LIMITS)
+
+
+def test_a_pptx_is_refused_before_python_pptx_loads_it(tmp_path):
+    pptx = decks.make_pptx(tmp_path / "d.pptx", tmp_path / "p.png")
+    with pytest.raises(ValueError, match="the deck has 3 slides; at most 2"):
+        check_pptx(pptx, max_pages=2)  # counted in ppt/presentation.xml alone
+    for made, words in (
+        (decks.linked(pptx, tmp_path / "l.pptx", "http://10.0.0.1/x.png"), "links to files"),
+        (decks.xml_bomb(pptx, tmp_path / "x.pptx"), "bytes of XML"),
+        (decks.with_macros(pptx, tmp_path / "m.pptx"), "contains macros"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            check_pptx(made)
+
+
+def test_a_hyperlink_to_a_website_is_no_reason_to_refuse_a_deck(tmp_path):
+    from pptx import Presentation
+
+    pptx = decks.make_pptx(tmp_path / "d.pptx", tmp_path / "p.png")
+    deck = Presentation(str(pptx))
+    run = deck.slides[0].placeholders[1].text_frame.paragraphs[0].runs[0]
+    run.hyperlink.address = "https://example.org/cells"
+    deck.save(str(tmp_path / "h.pptx"))
+    check_pptx(tmp_path / "h.pptx")
+
+
+def test_a_picture_past_the_pixel_cap_is_passed_over_before_it_is_decoded(tmp_path):
+    pptx = decks.make_pptx(tmp_path / "d.pptx", tmp_path / "p.png")  # its picture: 400 x 300
+    small = DeckLimits(max_pages=9, max_pixels=100_000)
+    assert pptx_pages(pptx, tmp_path, small)[2].picture == ""
+    assert pptx_pages(pptx, tmp_path, LIMITS)[2].picture
+
+
+def test_speaker_notes_longer_than_a_slides_narration_may_be_are_refused(tmp_path):
+    pptx = decks.make_pptx(tmp_path / "d.pptx", tmp_path / "p.png")
+    short = DeckLimits(max_pages=9, max_pixels=10**7, max_slide_narration=20)
+    request = parse_generation_request({}, Capabilities(), DECK)
+    with pytest.raises(StageError, match="slide 1's speaker notes are 37 characters"):
+        read_deck(pptx, "pptx", request, tmp_path, short)
+    given = parse_generation_request(
+        {"narrations": ["Short.", None, "Also short."]}, Capabilities(), DECK
+    )
+    assert len(read_deck(pptx, "pptx", given, tmp_path, short).slides) == 2
 
 
 def test_limits_on_pages_are_the_deployments(tmp_path):

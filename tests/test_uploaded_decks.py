@@ -170,6 +170,13 @@ def test_a_pptx_with_libreoffice_keeps_its_design_speaks_its_notes_and_skips_hid
     for n, (page, at) in enumerate(zip((1, 3), middles(made["script"]), strict=True)):
         shown = frame_at(made["video"], at, tmp_path / f"{n}.png")
         assert difference(shown, page_picture(drawn, page)) < 3, page
+    # the same deck again: LibreOffice's PDF and the pages come from the cache
+    again = finished(service, files["pptx"], topic="Cells again")
+    reused = [e["message"] for e in again["events"] if e["status"] == "generating_slide"]
+    assert reused == [
+        "♻️ Reused page 1 of the deck as slide 1/2",
+        "♻️ Reused page 3 of the deck as slide 2/2",
+    ]
 
 
 def test_a_pptx_without_libreoffice_is_drawn_by_our_layouts_and_says_so(
@@ -227,6 +234,9 @@ HOSTILE = {
     "zip bomb disguised as PPTX": ("bomb.pptx", "a zip bomb?"),
     "PPTX with macros": ("macros.pptx", "the deck contains macros"),
     "zip that is no presentation": ("photos.pptx", "holds no PowerPoint presentation"),
+    "PPTX linking a private address": ("linked.pptx", "links to files or addresses outside"),
+    "PPTX linking a local file": ("local.pptx", "links to files or addresses outside"),
+    "XML bomb in a PPTX": ("xml.pptx", "bytes of XML (at most 32,000,000)"),
 }
 
 
@@ -239,6 +249,9 @@ def hostile(files, name: str):
         "bomb.pptx": lambda p: decks.zip_bomb(files["pptx"], p),
         "macros.pptx": lambda p: decks.with_macros(files["pptx"], p),
         "photos.pptx": lambda p: _plain_zip(p),
+        "linked.pptx": lambda p: decks.linked(files["pptx"], p, "http://169.254.169.254/x.png"),
+        "local.pptx": lambda p: decks.linked(files["pptx"], p, "file:///etc/hostname"),
+        "xml.pptx": lambda p: decks.xml_bomb(files["pptx"], p),
     }
     return made[name](folder / name)
 
@@ -324,6 +337,12 @@ def test_a_deck_over_its_size_limit_is_a_413_before_the_body_is_read(make_servic
     assert status == 202
     status, answer = request_json(svc, "POST", "/api/generate", {"topic": "x" * 2_000_000})
     assert status == 413 and "1048576 bytes" in answer["detail"]
+    # the upload's limit is for deck uploads only: a form anywhere else keeps the JSON one
+    body, kind = decks.multipart({"topic": "Elsewhere"}, files["pdf"])
+    body += b"%" * 2_000_000
+    for path in ("/api/generations/Too_big/runs", "/api/generate/x"):
+        status, _, data = request(svc, "POST", path, raw=body, headers={"Content-Type": kind})
+        assert status == 413 and "1048576 bytes" in json.loads(data)["detail"], path
 
 
 def test_videoforge_generate_deck_makes_the_video_in_process(files, tmp_path):

@@ -61,8 +61,8 @@ class DeckFile:
     def topic(self) -> str:
         """Return a topic made from the file's name ("intro_to-cells.pdf" -> "intro to cells")."""
         stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
-        words = " ".join(re.sub(r"[_\-.]+", " ", stem).split())
-        return words[:MAX_NAME] or "Deck"
+        words = " ".join(re.sub(r"[_\-.]+", " ", stem).split())[:MAX_NAME]
+        return words if any(ch.isalnum() for ch in words) else "Deck"
 
 
 def clean_name(name: str | None) -> str:

@@ -108,6 +108,7 @@ STAGES: tuple[Stage, ...] = (
             "done": "🖼️ Created text slide {slide}/{slides}",
             "reused": "♻️ Reused text slide {slide}/{slides}",
             "page": "📄 Rendered page {page} of the deck as slide {slide}/{slides}",
+            "page_reused": "♻️ Reused page {page} of the deck as slide {slide}/{slides}",
         },
     ),
     Stage(

@@ -35,6 +35,14 @@ class Slide:
 
 
 @dataclass(frozen=True)
+class PagesFile:
+    """The PDF whose pages an uploaded deck's slides show, and a key naming its content."""
+
+    path: Path
+    key: str  # the same for the same pages (cache keys of the drawn pages start from it)
+
+
+@dataclass(frozen=True)
 class Cue:
     """One caption cue: a sentence and when it is spoken, in seconds from the video start."""
 

@@ -144,9 +144,13 @@ class VideoPipeline:
         settings = self.settings
         soffice = settings.soffice_command if stored.kind == "pptx" else ""
         limits = DeckLimits(
-            settings.deck_max_pages, settings.deck_max_pixels, soffice, settings.soffice_timeout
+            settings.deck_max_pages,
+            settings.deck_max_pixels,
+            soffice,
+            settings.soffice_timeout,
+            settings.max_slide_narration,
         )
-        deck = read_deck(path, stored.kind, request, workdir, limits, should_stop)
+        deck = read_deck(path, stored.kind, request, workdir, limits, should_stop, self.cache)
         report(
             *event(
                 "generating_content",
@@ -458,7 +462,8 @@ def _visual_event(visual: Visual, i: int, n: int, page: int = 0) -> tuple[str, i
     if visual.kind == "animation":
         return event("generating_animation", made, i + 1, n, kind=visual.note, **where)
     if visual.kind == "page":
-        return event("generating_slide", "page", i + 1, n, page=page, **where)
+        said = "page_reused" if visual.reused else "page"
+        return event("generating_slide", said, i + 1, n, page=page, **where)
     if visual.kind == "image":
         credit = visual.credit["attribution"]
         return event("fetching_image", made, i + 1, n, credit=credit, **where)

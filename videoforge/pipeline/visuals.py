@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.animation_spec import validate_animation
-from ..core.types import DEFAULT_THEME, FoundImage, Size, Slide, Theme
+from ..core.types import DEFAULT_THEME, FoundImage, PagesFile, Size, Slide, Theme
 from ..media.compose import CLIP_FPS
 from ..media.ffmpeg import ffmpeg_exe
 from ..media.h264 import (
@@ -133,21 +133,13 @@ def _render_still(
 
 
 def render_deck_page(
-    pdf: Path, number: int, size: Size, cache: Cache, theme: Theme
+    pages: PagesFile, number: int, size: Size, cache: Cache, theme: Theme
 ) -> tuple[Path, bool]:
     """Draw a page of an uploaded deck at the video's size (cached per file, page, size, theme)."""
-    key = cache.key(PAGE_VERSION, file_digest(pdf), str(number), str(size), str(theme.background))
+    key = cache.key(PAGE_VERSION, pages.key, str(number), str(size), str(theme.background))
     return cache.get_or_create(
-        key, ".png", lambda out: render_page(pdf, number, size, theme.background, out)
+        key, ".png", lambda out: render_page(pages.path, number, size, theme.background, out)
     )
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def theme_key(theme: Theme) -> str:
@@ -164,7 +156,7 @@ def make_visual(
     finder: ImageSource | None,
     workdir: Path,
     theme: Theme = DEFAULT_THEME,
-    pages: Path | None = None,
+    pages: PagesFile | None = None,
 ) -> Visual:
     """Make a text or picture slide (animation slides go through make_animation).
 

@@ -39,6 +39,9 @@ class JsonErrorTask(ErrorTask):
         self.write(body)
 
 
+UPLOAD_PATH = "/api/generate"
+
+
 class LimitedParser(HTTPRequestParser):
     """A request parser whose body limit depends on the body's type: uploads may be larger."""
 
@@ -50,7 +53,9 @@ class LimitedParser(HTTPRequestParser):
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
         kind = self.headers.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-        self.upload = kind == "multipart/form-data"
+        # Only where a deck is uploaded; any other request keeps the smaller limit.
+        where = (self.command, (self.path or "").rstrip("/"))
+        self.upload = kind == "multipart/form-data" and where == ("POST", UPLOAD_PATH)
         self.limit = self.max_upload_bytes if self.upload else self.max_body_bytes
         if self.content_length > self.limit:
             self._refuse()
