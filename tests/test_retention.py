@@ -439,6 +439,36 @@ def test_dry_run_lists_exactly_what_a_real_pass_removes_and_removes_nothing(stor
 # --- the automatic policy ------------------------------------------------------------------
 
 
+def test_an_uploaded_deck_goes_once_no_run_with_kept_files_names_it(store, tmp_path):
+    def deck_run(gid: str, name: str, at: float) -> Run:
+        deck = {"file": name, "kind": "pdf", "name": "d.pdf", "bytes": 1000}
+        run = store.enqueue(gid, {"topic": gid, "deck": deck}, at - 60)
+        assert store.claim("w", at - 50, FOREVER).id == run.id
+        store.complete(run.id, "w", {"video": f"{gid}-{run.id}.mp4"}, at)
+        return run
+
+    old, kept, loose = ("a" * 64 + ".pdf", "b" * 64 + ".pdf", "c" * 64 + ".pdf")
+    shared = "d" * 64 + ".pptx"
+    deck_run("Old", old, NOW - 40 * DAY)
+    deck_run("Kept", kept, NOW - DAY)
+    deck_run("Shared1", shared, NOW - 40 * DAY)
+    deck_run("Shared2", shared, NOW - DAY)  # a later run of the same deck keeps it
+    fresh = "e" * 64 + ".pdf"  # stored moments ago, its request not queued yet
+    uploads = tmp_path / "uploads"
+    for name in (old, kept, loose, shared):
+        write(uploads / name, 1000, NOW - 30 * DAY)
+    write(uploads / fresh, 1000, NOW - 60)
+    write(uploads / "notes.txt", 10, NOW - 30 * DAY)  # not ours: never touched
+
+    preview = prune(store, tmp_path, keep_days=30, keep_mb=0, now=NOW, dry_run=True)
+    assert sorted(preview.uploads) == [f"uploads/{old}", f"uploads/{loose}"]
+    assert (uploads / old).exists()
+    report = prune(store, tmp_path, keep_days=30, keep_mb=0, now=NOW)
+    assert sorted(report.uploads) == sorted(preview.uploads) and report.uploads_size == 2000
+    assert "removed 2 uploaded decks no kept run names (0.0 MB)" in report.summary()
+    assert sorted(p.name for p in uploads.iterdir()) == sorted([kept, shared, fresh, "notes.txt"])
+
+
 def test_automatic_policy_prunes_at_most_once_per_interval(store, tmp_path):
     first = finished(store, "first", NOW - 40 * DAY)
     run_files(tmp_path, first)

@@ -310,6 +310,8 @@ def prune_main(argv: Sequence[str] | None = None, environ: dict | None = None) -
     if args.dry_run:
         for entry in report.cache_entries:
             print(f"cache entry: {entry}")
+    for path in report.uploads:
+        print(f"uploaded deck: {path}")
     for line in report.kept:
         print(f"left alone: {line}")
     for line in report.errors:

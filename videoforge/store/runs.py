@@ -462,6 +462,24 @@ class RunStore:
             rows = cur.execute(sql + " ORDER BY finished_at, id LIMIT ?", (*params, limit)).all()
         return [run_from_row(r) for r in rows]
 
+    def deck_files_kept(self) -> list[tuple[int, str]]:
+        """Return (run id, uploaded deck file) of the runs whose files are kept (or to be made).
+
+        A re-render of such a run's generation reads its deck again; a deck no such run names
+        can go.
+        """
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "SELECT id, request FROM runs WHERE pruned_at IS NULL AND request LIKE ?",
+                ('%"deck": {%',),
+            ).all()
+        named = []
+        for row in rows:
+            deck = json.loads(row["request"]).get("deck")
+            if isinstance(deck, dict) and isinstance(deck.get("file"), str):
+                named.append((int(row["id"]), deck["file"]))
+        return named
+
     def running(self) -> list[Run]:
         """Return the runs a worker holds (status running), oldest first."""
         with self.db.transaction() as cur:

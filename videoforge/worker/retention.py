@@ -40,8 +40,10 @@ SETTLE_SECONDS = 600.0
 # run's: file times and the database's clock need not agree to the second.
 IN_USE_MARGIN = 60.0
 PAGE = 100
-# The data directory's folders retention looks after (Settings.videos_dir, runs_dir, cache_dir).
-VIDEOS, RUNS, CACHE = "videos", "runs", "cache"
+# The data directory's folders retention looks after (Settings.videos_dir, runs_dir, cache_dir),
+# and the uploaded decks (Settings.uploads_dir), which go once no kept run names them.
+VIDEOS, RUNS, CACHE, UPLOADS = "videos", "runs", "cache", "uploads"
+_UPLOAD_FILE = re.compile(r"[0-9a-f]{64}\.(pdf|pptx)")
 
 _OWNER = re.compile(r"-(\d{1,18})(?=[-.])")
 _CACHE_FOLDER = re.compile(r"[0-9a-f]{2}")
@@ -113,6 +115,8 @@ class PruneReport:
     cache_in_use: int = 0  # cache entries that would have gone, left alone as in use
     kept: list[str] = field(default_factory=list)  # paths left alone, each with the reason
     errors: list[str] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)  # uploaded decks no kept run names
+    uploads_size: int = 0
 
     @property
     def freed(self) -> int:
@@ -142,6 +146,13 @@ class PruneReport:
             text += f"; {count} cache entr{'ies' if count != 1 else 'y'} in use left alone"
         if self.kept:
             text += f"; {len(self.kept)} path{'s' * (len(self.kept) != 1)} left alone"
+        if self.uploads:
+            gone = "would remove" if self.dry_run else "removed"
+            count = len(self.uploads)
+            text += (
+                f"; {gone} {count} uploaded deck{'s' * (count != 1)} no kept run names"
+                f" ({megabytes(self.uploads_size)})"
+            )
         if self.errors:
             text += f"; {len(self.errors)} error{'s' * (len(self.errors) != 1)}"
         return text
@@ -225,6 +236,7 @@ class _Pass:
         self.store = store
         self.now = now
         self.dry_run = dry_run
+        self.data_dir = data_dir
         self.roots = {name: data_dir / name for name in (VIDEOS, RUNS, CACHE)}
         # An operator may make a whole folder a link (videos on another disk); below it,
         # every path must resolve inside it, as the web's file resources require.
@@ -252,7 +264,38 @@ class _Pass:
                         break
                     if run.id not in self.gone:
                         self._prune_run(run, "size")
+        self._prune_uploads(settle)
         return report
+
+    # --- uploaded decks -------------------------------------------------------------------
+
+    def _prune_uploads(self, settle: float) -> None:
+        """Remove uploaded decks that no run with kept files names, once settled.
+
+        A deck stored in the last `settle` seconds may belong to a request not yet queued
+        (storing comes first); storing the same bytes again renews the file's time.
+        """
+        folder = self.data_dir / UPLOADS
+        try:
+            entries = [e for e in os.scandir(folder) if _UPLOAD_FILE.fullmatch(e.name)]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        # The runs this pass pruned (a dry run only says it would) name theirs no more.
+        named = {name for run_id, name in self.store.deck_files_kept() if run_id not in self.gone}
+        for entry in entries:
+            if entry.name in named or not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if info.st_mtime > self.now - settle:
+                continue
+            if not self.dry_run:
+                try:
+                    os.unlink(entry.path)
+                except OSError as exc:
+                    self.report.errors.append(f"{UPLOADS}/{entry.name}: {exc}")
+                    continue
+            self.report.uploads.append(f"{UPLOADS}/{entry.name}")
+            self.report.uploads_size += info.st_size
 
     # --- runs ---------------------------------------------------------------------------
 
