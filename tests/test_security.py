@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -639,3 +640,18 @@ def test_the_token_travels_in_urls_only_to_the_stream_and_media(make_service):
     assert request_json(svc, "GET", "/health") == (200, {"status": "ok"})
     status, body = request_json(svc, "GET", "/health", headers=BEARER)
     assert status == 200 and body["database"] == "sqlite" and "open_streams" in body
+
+
+def test_a_refused_upload_never_removes_a_deck_a_queued_run_names(make_client, tmp_path):
+    client = make_client()
+    body, headers = deck_form()
+    assert client.simulate_post("/api/generate", body=body, headers=headers).status_code == 202
+    (stored,) = (tmp_path / "uploads").glob("*.pdf")
+    stored.unlink()  # as if removed between the two requests: the next one stores it anew
+    bad = body.replace(b'name="topic"', b'name="colour"')
+    assert client.simulate_post("/api/generate", body=bad, headers=headers).status_code == 400
+    assert stored.exists()  # the queued run names it, so the refused request left it
+    again = body.replace(b"\r\nForm\r\n", b"\r\nForm again\r\n")
+    os.utime(stored, (1, 1))
+    assert client.simulate_post("/api/generate", body=again, headers=headers).status_code == 202
+    assert stored.stat().st_mtime > 1  # stored again: retention counts its time from now

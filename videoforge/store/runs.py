@@ -462,6 +462,14 @@ class RunStore:
             rows = cur.execute(sql + " ORDER BY finished_at, id LIMIT ?", (*params, limit)).all()
         return [run_from_row(r) for r in rows]
 
+    def names_deck(self, file: str) -> bool:
+        """Say whether any run's request names the uploaded deck `file`."""
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "SELECT 1 FROM runs WHERE request LIKE ? LIMIT 1", (f'%"file": "{file}"%',)
+            ).one()
+        return row is not None
+
     def deck_files_kept(self) -> list[tuple[int, str]]:
         """Return (run id, uploaded deck file) of the runs whose files are kept (or to be made).
 

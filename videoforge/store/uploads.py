@@ -67,11 +67,17 @@ class Uploads:
                 )
             stored = DeckFile(f"{digest.hexdigest()}.{kind}", kind, clean_name(name), size)
             final = self.folder / stored.file
-            new = not final.exists()
-            os.replace(tmp, final)
-        except BaseException:
+            try:
+                os.link(tmp, final)  # only if absent: says exactly whether this request made it
+                new = True
+            except FileExistsError:
+                os.utime(final)  # the same bytes again: stored now, as retention sees it
+                new = False
+            except OSError:  # a file system without hard links
+                new = not final.exists()
+                os.replace(tmp, final)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
         log.info("stored an uploaded %s deck of %d bytes as %s", kind, size, stored.file)
         return stored, new
 

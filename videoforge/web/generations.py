@@ -108,8 +108,8 @@ class Generate(_Enqueuing):
     ) -> None:
         """Store the uploaded deck, then validate the fields and queue its run.
 
-        The deck's file is removed again when the request is refused and no earlier
-        request sent the same bytes.
+        The deck's file is removed again when the request is refused, this request stored
+        it, and no run names it (another request may have sent the same bytes meanwhile).
         """
         fields, deck, new = read_deck_form(req, uploads, form)
         try:
@@ -117,7 +117,7 @@ class Generate(_Enqueuing):
             uploads.publish(deck)
             self._enqueue(req, resp, request.generation_id, request.to_json())
         except BaseException:
-            if new:
+            if new and not self.store.names_deck(deck.file):
                 uploads.discard(deck)
             raise
 
