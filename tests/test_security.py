@@ -651,6 +651,13 @@ def test_a_refused_upload_never_removes_a_deck_a_queued_run_names(make_client, t
     bad = body.replace(b'name="topic"', b'name="colour"')
     assert client.simulate_post("/api/generate", body=bad, headers=headers).status_code == 400
     assert stored.exists()  # the queued run names it, so the refused request left it
+    stored.unlink()  # and refused while the form is read, after its deck (a field that is no JSON)
+    late = body.replace(
+        b"--b0undary--",
+        b'--b0undary\r\nContent-Disposition: form-data; name="fps"\r\n\r\nthirty\r\n--b0undary--',
+    )
+    assert client.simulate_post("/api/generate", body=late, headers=headers).status_code == 400
+    assert stored.exists()
     again = body.replace(b"\r\nForm\r\n", b"\r\nForm again\r\n")
     os.utime(stored, (1, 1))
     assert client.simulate_post("/api/generate", body=again, headers=headers).status_code == 202

@@ -69,7 +69,7 @@ def check_libreoffice(settings: Settings) -> Check:
             "LibreOffice", FAIL, f"VIDEOFORGE_SOFFICE is {command}, which does not run", fix
         )
     if not command:
-        off = settings.soffice.lower() in ("off", "none", "0", "false")
+        off = settings.soffice_off
         why = "turned off (VIDEOFORGE_SOFFICE)" if off else "not installed"
         return Check(
             "LibreOffice",

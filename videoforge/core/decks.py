@@ -58,6 +58,11 @@ class DeckFile:
         return deck
 
     @property
+    def digest(self) -> str:
+        """Return the deck's SHA-256, which its stored name is made of."""
+        return self.file.partition(".")[0]
+
+    @property
     def topic(self) -> str:
         """Return a topic made from the file's name ("intro_to-cells.pdf" -> "intro to cells")."""
         stem = self.name.rsplit(".", 1)[0] if "." in self.name else self.name

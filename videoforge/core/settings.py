@@ -738,9 +738,14 @@ class Settings:
         return self.data_dir / "uploads"
 
     @property
+    def soffice_off(self) -> bool:
+        """Say whether VIDEOFORGE_SOFFICE turns LibreOffice off (`off`, `none`, `0`, `false`)."""
+        return self.soffice.lower() in ("off", "none", "0", "false")
+
+    @property
     def soffice_command(self) -> str:
         """Return LibreOffice's soffice that converts PPTX decks, "" when off or not installed."""
-        if self.soffice.lower() in ("off", "none", "0", "false"):
+        if self.soffice_off:
             return ""
         return self.soffice or shutil.which("soffice") or ""
 

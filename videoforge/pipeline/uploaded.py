@@ -94,13 +94,15 @@ def read_deck(
     limits: DeckLimits,
     should_stop: Callable[[], bool] = lambda: False,
     cache: Cache | None = None,
+    digest: str = "",
 ) -> ReadDeck:
     """Read an uploaded deck into slides; StageError (generating_content) naming the cause.
 
     LibreOffice's PDF of a PPTX is kept in the cache (when one is given) under the deck's
-    digest, so a re-render neither converts again nor draws its pages again.
+    digest, so a re-render neither converts again nor draws its pages again. `digest` is
+    the deck's SHA-256 when it is known (a stored deck is named by it); else it is read.
     """
-    digest = file_digest(path)
+    digest = digest or file_digest(path)
     try:
         if kind == "pdf":
             shown = PagesFile(path, digest)

@@ -150,7 +150,16 @@ class VideoPipeline:
             settings.soffice_timeout,
             settings.max_slide_narration,
         )
-        deck = read_deck(path, stored.kind, request, workdir, limits, should_stop, self.cache)
+        deck = read_deck(
+            path,
+            stored.kind,
+            request,
+            workdir,
+            limits,
+            should_stop,
+            self.cache,
+            digest=stored.digest,
+        )
         report(
             *event(
                 "generating_content",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import falcon
 
+from ..core.decks import DeckFile
 from ..core.errors import NotFound
 from ..core.request import (
     Capabilities,
@@ -111,14 +112,18 @@ class Generate(_Enqueuing):
         The deck's file is removed again when the request is refused, this request stored
         it, and no run names it (another request may have sent the same bytes meanwhile).
         """
-        fields, deck, new = read_deck_form(req, uploads, form)
+
+        def refused(deck: DeckFile, new: bool) -> None:
+            if new and not self.store.names_deck(deck.file):
+                uploads.discard(deck)
+
+        fields, deck, new = read_deck_form(req, uploads, form, refused)
         try:
             request = parse_generation_request(fields, self.capabilities, deck)
             uploads.publish(deck)
             self._enqueue(req, resp, request.generation_id, request.to_json())
         except BaseException:
-            if new and not self.store.names_deck(deck.file):
-                uploads.discard(deck)
+            refused(deck, new)
             raise
 
 

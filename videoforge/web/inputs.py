@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -117,13 +118,17 @@ def check_origin(req: falcon.Request, origins: tuple[str, ...]) -> None:
 
 
 def read_deck_form(
-    req: falcon.Request, uploads: Uploads, form: DeckForm
+    req: falcon.Request,
+    uploads: Uploads,
+    form: DeckForm,
+    refused: Callable[[DeckFile, bool], None],
 ) -> tuple[dict[str, Any], DeckFile, bool]:
     """Read a multipart deck upload: store its `deck` file, return its fields as a request body.
 
     Fields are text; those that are numbers, booleans or lists (JSON_FIELDS) are JSON, such
     as `fps=30`, `title_slide=true` or `narrations=["First slide.", null]`. Returns the
-    body, the stored deck and whether its file is new.
+    body, the stored deck and whether its file is new; a form refused after its deck was
+    stored hands the deck to `refused` first.
     """
     check_origin(req, form.origins)
     limit = form.max_deck_bytes + form.max_field_bytes
@@ -163,8 +168,8 @@ def read_deck_form(
                 " send outlines, documents and topics as JSON"
             )
     except BaseException:
-        if deck is not None and new:
-            uploads.discard(deck)
+        if deck is not None:
+            refused(deck, new)
         raise
     return fields, deck, new
 
